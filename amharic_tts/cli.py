@@ -1,0 +1,39 @@
+"""What every command-line entry point shares: errors as one readable line, tracebacks only with ``--debug``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+
+class UserError(Exception):
+    """An error caused by the user's input or environment; printed without a traceback."""
+
+
+def expected_errors() -> tuple[type[BaseException], ...]:
+    from amharic_tts.model.base import BaseModelError
+
+    return (UserError, BaseModelError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError)
+
+
+def run_cli(fn: Callable[[], int | None], *, debug: bool = False) -> int:
+    """Run ``fn``; turn the errors users cause into ``error: ...`` on stderr and exit status 2."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(fn() or 0)
+    except expected_errors() as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def step_not_available(script: str, issue: int, what: str) -> int:
+    """What a pipeline script prints while its step has not landed yet: a clear message, exit status 2."""
+    print(f"{script}: {what} is not available in this version yet (tracker issue #{issue}). "
+          f"`python {script} --help` shows the interface it will have.", file=sys.stderr)
+    return 2

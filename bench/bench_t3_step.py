@@ -1,0 +1,132 @@
+#!/usr/bin/env python
+"""Time T3 training steps with our packed layout and next-token loss (and, optionally, upstream's layout).
+
+    python bench/bench_t3_step.py --base runs/demo/base --steps 3            # tiny base on CPU (the demo uses this)
+    python bench/bench_t3_step.py --arch multilingual --device cuda --bf16   # real-size 520M T3, random weights
+    python bench/bench_t3_step.py --base DIR --compare-upstream               # ours vs upstream T3.forward's loop
+
+Each step: extend the text vocabulary (+``--new-tokens``), freeze the pretrained rows, AdamW with weight decay,
+grad clipping, one optimizer step on a random batch with a spread of lengths like real speech (1-20 s at
+25 tokens/s). Prints the losses, real (non-pad) tokens per second and peak GPU memory, and checks that the
+pretrained text rows did not move.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+
+from amharic_tts.model.base import build_t3, load_t3, t3_config_from_dict
+from amharic_tts.model.loss import T3Batch, t3_loss
+from amharic_tts.model.vocab import (
+    LoraOptions,
+    TrainableOptions,
+    apply_lora,
+    configure_trainable,
+    extend_text_vocab,
+)
+from amharic_tts.testing.batches import random_batch
+
+
+def upstream_layout_loss(t3, batch: T3Batch) -> torch.Tensor:
+    """Upstream's ``T3.forward`` (per-sample splice loop, padded text before speech) with a shifted loss on its
+    speech logits: what a fine-tune built on upstream's forward pays per step."""
+    from chatterbox.models.t3.modules.cond_enc import T3Cond
+
+    cond = T3Cond(speaker_emb=batch.speaker_emb, cond_prompt_speech_tokens=batch.cond_prompt_speech_tokens,
+                  emotion_adv=batch.emotion_adv.view(-1, 1, 1))
+    out = t3.forward(t3_cond=cond, text_tokens=batch.text_tokens, text_token_lens=batch.text_token_lens,
+                     speech_tokens=batch.speech_tokens, speech_token_lens=batch.speech_token_lens, training=True)
+    targets = batch.speech_tokens[:, 1:].masked_fill(
+        torch.arange(batch.speech_tokens.shape[1] - 1, device=batch.speech_tokens.device)[None]
+        >= (batch.speech_token_lens - 1)[:, None], -100)
+    return F.cross_entropy(out.speech_logits[:, :-1].transpose(1, 2).float(), targets, ignore_index=-100)
+
+
+def batches(t3, args, text_vocab):
+    g = torch.Generator().manual_seed(args.seed)
+    for step in range(args.warmup + args.steps):
+        speech = torch.randint(args.min_speech, args.max_speech + 1, (args.batch_size,), generator=g)
+        text = (speech * 0.3).long().clamp(min=4)  # ~0.3 text tokens per speech token, as in read speech
+        yield random_batch(t3, text.tolist(), speech.tolist(), seed=args.seed + step, text_vocab=text_vocab).to(args.device)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--base", help="Hub repo id or directory to load T3 from")
+    source.add_argument("--arch", choices=["multilingual"], help="build upstream's real-size T3 with random weights")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--min-speech", type=int, default=25, help="speech tokens (25 per second)")
+    parser.add_argument("--max-speech", type=int, default=250)
+    parser.add_argument("--new-tokens", type=int, default=500)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    parser.add_argument("--lora", action="store_true", help="LoRA on the backbone instead of a full fine-tune")
+    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--compare-upstream", action="store_true", help="also time upstream's T3.forward layout")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    t3 = build_t3(t3_config_from_dict({})) if args.arch else load_t3(args.base)
+    new_size = t3.hp.text_tokens_dict_size + args.new_tokens
+    extend_text_vocab(t3, new_size)
+    if args.lora:
+        apply_lora(t3, LoraOptions())
+    configure_trainable(t3, TrainableOptions())
+    if args.gradient_checkpointing:
+        t3.tfmr.gradient_checkpointing_enable()
+    t3.to(args.device).train()
+    frozen = t3.text_emb.base_weight.detach().clone()
+    params = [p for p in t3.parameters() if p.requires_grad]
+    print(json.dumps({"device": args.device, "parameters": sum(p.numel() for p in t3.parameters()),
+                      "trainable": sum(p.numel() for p in params), "text_vocab": new_size}))
+
+    def run(loss_fn, label):
+        optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
+        if args.device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
+        tokens, elapsed = 0, 0.0
+        for step, batch in enumerate(batches(t3, args, new_size)):
+            sync()
+            start = time.perf_counter()
+            with torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16, enabled=args.bf16):
+                loss = loss_fn(batch)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            sync()
+            if step >= args.warmup:
+                elapsed += time.perf_counter() - start
+                tokens += int(batch.text_token_lens.sum() + batch.speech_token_lens.sum())
+                print(json.dumps({"layout": label, "step": step - args.warmup + 1, "loss": round(loss.item(), 4)}))
+        result = {"layout": label, "steps": args.steps, "seconds_per_step": round(elapsed / args.steps, 4),
+                  "real_tokens_per_second": round(tokens / elapsed, 1)}
+        if args.device.startswith("cuda"):
+            result["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        print(json.dumps(result))
+        return result
+
+    def sync():
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    ours = run(lambda b: t3_loss(t3, b, check=False).loss, "packed")
+    if args.compare_upstream:
+        theirs = run(lambda b: upstream_layout_loss(t3, b), "upstream_forward")
+        print(json.dumps({"speedup_packed_vs_upstream": round(theirs["seconds_per_step"] / ours["seconds_per_step"], 2)}))
+    unchanged = torch.equal(t3.text_emb.base_weight.detach().cpu(), frozen.cpu())
+    print(json.dumps({"pretrained_text_rows_unchanged": unchanged}))
+    return 0 if unchanged else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from amharic_tts.model import base
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("script, words", [
+    ("prepare_dataset.py", ["--srt MEDIA SUBS", "--ljspeech", "--hub-dataset", "--output"]),
+    ("build_tokenizer.py", ["--text", "--vocab-size", "--base-model"]),
+    ("train_t3.py", ["config", "accelerate launch"]),
+])
+def test_pipeline_scripts_answer_help(script, words):
+    done = subprocess.run([sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    for word in words:
+        assert word in done.stdout.replace("\n", " ").replace("  ", " ")
+
+
+def test_scripts_whose_step_has_not_landed_say_so_without_a_traceback(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "train_t3.py"), "configs/train/smoke.yaml"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "issue #6" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_base_summary_cli(tiny_base_dir, capsys):
+    assert base.main([str(tiny_base_dir), "--base-checkpoint", "v2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["checkpoint"].endswith("t3_mtl23ls_v2.safetensors")
+    assert (summary["text_tokens"], summary["speech_tokens"], summary["layers"]) == (2454, 8194, 2)
+    assert summary["tokenizer_size"] == 2454 and len(summary["language_tokens"]) == 23
+    assert summary["other_files"] == ["ve.pt"]
+
+
+def test_base_summary_cli_reports_errors_in_one_line(tmp_path, capsys):
+    assert base.main([str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Base model directory") and "Traceback" not in err

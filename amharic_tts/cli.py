@@ -14,6 +14,7 @@ class UserError(Exception):
 def expected_errors() -> tuple[type[BaseException], ...]:
     from amharic_tts.model.base import BaseModelError
 
+    # ValueError covers the package's input errors (TokenizerBuildError, bad batches, bad settings)
     return (UserError, BaseModelError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError)
 
 
@@ -37,3 +38,21 @@ def step_not_available(script: str, issue: int, what: str) -> int:
     print(f"{script}: {what} is not available in this version yet (tracker issue #{issue}). "
           f"`python {script} --help` shows the interface it will have.", file=sys.stderr)
     return 2
+
+
+def load_yaml(path) -> dict:
+    """A YAML mapping from ``path``, with a clear error for a missing file or another top-level type."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except FileNotFoundError as err:
+        raise UserError(f"config file {path} does not exist") from err
+    except yaml.YAMLError as err:
+        raise UserError(f"config file {path} is not valid YAML: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of settings, not {type(data).__name__}")
+    return data

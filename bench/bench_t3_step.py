@@ -5,7 +5,7 @@
     python bench/bench_t3_step.py --arch multilingual --device cuda --bf16   # real-size 520M T3, random weights
     python bench/bench_t3_step.py --base DIR --compare-upstream               # ours vs upstream T3.forward's loop
 
-Each step: extend the text vocabulary (+``--new-tokens``), freeze the pretrained rows, AdamW with weight decay,
+Each step: extend the text vocabulary (to ``--tokenizer``'s size, or by ``--new-tokens``), freeze the pretrained rows, AdamW with weight decay,
 grad clipping, one optimizer step on a random batch with a spread of lengths like real speech (1-20 s at
 25 tokens/s). Prints the losses, real (non-pad) tokens per second and peak GPU memory, and checks that the
 pretrained text rows did not move.
@@ -27,8 +27,10 @@ from amharic_tts.model.vocab import (
     TrainableOptions,
     apply_lora,
     configure_trainable,
+    extend_for_tokenizer,
     extend_text_vocab,
 )
+from amharic_tts.text.tokenizer import AmharicTokenizer
 from amharic_tts.testing.batches import random_batch
 
 
@@ -65,7 +67,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--min-speech", type=int, default=25, help="speech tokens (25 per second)")
     parser.add_argument("--max-speech", type=int, default=250)
-    parser.add_argument("--new-tokens", type=int, default=500)
+    parser.add_argument("--new-tokens", type=int, default=500, help="rows to add when no --tokenizer is given")
+    parser.add_argument("--tokenizer", help="a directory from build_tokenizer.py: extend T3 to its vocabulary")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
     parser.add_argument("--lora", action="store_true", help="LoRA on the backbone instead of a full fine-tune")
@@ -76,8 +79,11 @@ def main(argv=None) -> int:
 
     torch.manual_seed(args.seed)
     t3 = build_t3(t3_config_from_dict({})) if args.arch else load_t3(args.base)
-    new_size = t3.hp.text_tokens_dict_size + args.new_tokens
-    extend_text_vocab(t3, new_size)
+    if args.tokenizer:
+        extend_for_tokenizer(t3, AmharicTokenizer.from_dir(args.tokenizer))
+    else:
+        extend_text_vocab(t3, t3.hp.text_tokens_dict_size + args.new_tokens)
+    new_size = t3.hp.text_tokens_dict_size
     if args.lora:
         apply_lora(t3, LoraOptions())
     configure_trainable(t3, TrainableOptions())

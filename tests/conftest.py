@@ -29,3 +29,21 @@ def t3(_loaded_t3):
     """A fresh copy of the tiny base T3 (v3 weights) that a test may change."""
     torch.manual_seed(0)
     return copy.deepcopy(_loaded_t3)
+
+
+@pytest.fixture(scope="session")
+def amharic_lines():
+    from pathlib import Path
+
+    return (Path(__file__).parent.parent / "samples" / "amharic_sentences.txt").read_text(encoding="utf-8").splitlines()
+
+
+@pytest.fixture(scope="session")
+def built_tokenizer(tmp_path_factory, tiny_base_dir, amharic_lines):
+    """(directory, report) of the merged tokenizer built from the fixture corpus on the tiny base."""
+    from amharic_tts.text.tokenizer import TokenizerBuildConfig, build_tokenizer
+
+    out = tmp_path_factory.mktemp("tokenizer") / "tokenizer"
+    base_json = (tiny_base_dir / "grapheme_mtl_merged_expanded_v1.json").read_text(encoding="utf-8")
+    report = build_tokenizer(amharic_lines, base_json, out, TokenizerBuildConfig(vocab_size=300, held_out_every=10))
+    return out, report

@@ -173,6 +173,32 @@ def extend_text_vocab(
     return t3
 
 
+def extend_for_tokenizer(t3, tokenizer, *, init: str = "auto", noise_std: float = 0.1, freeze_base_rows: bool = True,
+                         seed: int = 0):
+    """Extend ``t3`` to ``tokenizer.vocab_size`` rows (an :class:`~amharic_tts.text.tokenizer.AmharicTokenizer`:
+    the vocabulary size comes from the tokenizer directory, never from a hand-typed number).
+
+    ``init``: ``"transliteration"`` starts each new row at the mean of the base rows of its Latin transliteration
+    (``ጠ`` -> ``t'e``); ``"mean"`` at the mean of all pretrained rows; ``"auto"`` (default) picks transliteration
+    when the base is the multilingual Chatterbox vocabulary (2454 ids, whose Latin rows are trained), else mean.
+    """
+    if init not in ("auto", "transliteration", "mean"):
+        raise ValueError(f"init must be 'auto', 'transliteration' or 'mean', got {init!r}")
+    base_size = t3.text_emb.num_embeddings
+    if base_size != tokenizer.base_vocab_size:
+        raise ValueError(f"the tokenizer was merged into a {tokenizer.base_vocab_size}-id base, but this T3 has "
+                         f"{base_size} text rows: build the tokenizer from the same base model")
+    if init == "auto":
+        init = "transliteration" if base_size == 2454 else "mean"
+    init_from = None
+    if init == "transliteration":
+        from amharic_tts.text.transliterate import transliteration_init_map
+
+        init_from = transliteration_init_map(tokenizer)
+    return extend_text_vocab(t3, tokenizer.vocab_size, init_from=init_from, noise_std=noise_std,
+                             freeze_base_rows=freeze_base_rows, seed=seed)
+
+
 # --------------------------------------------------------------------------------------------- what trains
 
 

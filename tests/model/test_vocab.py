@@ -184,3 +184,33 @@ def test_lora_trains_adapters_only_and_merges_to_plain_weights(t3):
     assert not torch.equal(t3.tfmr.layers[0].self_attn.q_proj.weight,
                            frozen_backbone["tfmr.base_model.model.layers.0.self_attn.q_proj.base_layer.weight"])
     assert set(t3.state_dict()) == set(build_t3(t3.hp).state_dict())
+
+
+def test_extension_for_a_built_tokenizer_uses_transliteration_by_default(t3, built_tokenizer):
+    from amharic_tts.model.vocab import extend_for_tokenizer
+    from amharic_tts.text.tokenizer import AmharicTokenizer
+
+    tokenizer = AmharicTokenizer.from_dir(built_tokenizer[0])
+    pristine = t3.text_emb.weight.detach().clone()
+    extend_for_tokenizer(t3, tokenizer, noise_std=0.0)
+    assert t3.text_emb.num_embeddings == tokenizer.vocab_size == t3.hp.text_tokens_dict_size
+    vocab = tokenizer.tokenizer.get_vocab()
+    se = tokenizer.tokenizer.encode("se").ids
+    row = t3.text_emb.weight[vocab["ሰ"]]
+    assert torch.allclose(row, pristine[se].mean(0))
+    assert not torch.allclose(t3.text_emb.weight[vocab["ጠ"]], t3.text_emb.weight[vocab["ተ"]])
+    assert torch.allclose(t3.text_emb.weight[vocab["[am]"]], pristine.mean(0))  # no transliteration: mean
+
+    mean_init = extend_for_tokenizer(_unextended(t3), tokenizer, init="mean", noise_std=0.0)
+    assert torch.allclose(mean_init.text_emb.weight[vocab["ሰ"]], pristine.mean(0))
+    with pytest.raises(ValueError, match="init must be"):
+        extend_for_tokenizer(_unextended(t3), tokenizer, init="magic")
+
+
+def _unextended(t3):
+    model = copy.deepcopy(t3)
+    model.text_emb = torch.nn.Embedding.from_pretrained(t3.text_emb.base_weight.detach().clone(), freeze=False)
+    model.text_head = torch.nn.Linear(1024, 2454, bias=False)
+    model.text_head.weight.data.copy_(t3.text_head.base_weight.detach())
+    model.hp.text_tokens_dict_size = 2454
+    return model

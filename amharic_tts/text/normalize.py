@@ -1,0 +1,198 @@
+"""Amharic text normalisation: one ``normalize(text)`` for dataset preparation, tokenizer training and inference.
+
+Rules, in the order they run (each can be switched off in :class:`NormalizerConfig` where it says so):
+
+1. Unicode NFC; control characters become spaces; format characters (zero-width space/joiners, BOM, soft
+   hyphen, direction marks) are removed; runs of white space become one space.
+   ``"ሰላም\\u200b  ነው\\tወይ"`` -> ``"ሰላም ነው ወይ"``
+2. Ethiopic word separators: a doubled word space or colon written for the full stop becomes ``።``; a single
+   ``፡`` (the old word space) becomes a space.   ``"ሰላም::"`` -> ``"ሰላም።"``, ``"ሰላም፡ነው"`` -> ``"ሰላም ነው"``
+3. Abbreviations (``expand_abbreviations``), from ``data/abbreviations.tsv``; longer ones first; spaced forms
+   and a proclitic written onto them are understood.   ``"የዶ/ር አበበ"`` -> ``"የዶክተር አበበ"``,
+   ``"በ1999 ዓ. ም."`` -> ``"በ... ዓመተ ምሕረት።"``, ``"ት/ቤት"`` -> ``"ትምህርት ቤት"``
+4. Numbers read as words (``verbalize_numbers``; see :mod:`amharic_tts.text.numbers`): Ethiopic numerals,
+   integers up to 10^15, thousands separators, decimals, percentages, ብር/ሳንቲም, ordinals.
+   ``"50%"`` -> ``"ሃምሳ በመቶ"`` (then folded: ``"ሀምሳ በመቶ"``), ``"3ኛ"`` -> ``"ሶስተኛ"``, ``"፳፻፲፭"`` -> 2015 in words
+5. Homophone folding (``fold_homophones``), from ``data/homophones.tsv``: ሐ/ኀ->ሀ, ሠ->ሰ, ዐ->አ and ፀ->ጸ series,
+   each order to the same order, plus ሃ/ኃ/ሓ->ሀ, ኣ/ዓ->አ, ቍ->ቁ, ኵ->ኩ, ሗ->ኋ. Vowel orders and labialisation are
+   otherwise kept.   ``"ሐሳብ"`` -> ``"ሀሳብ"``, ``"ኅብረት"`` -> ``"ህብረት"``, ``"ሥራ"`` -> ``"ስራ"``, ``"ዓለም"`` -> ``"አለም"``
+6. Punctuation (``ethiopic_punctuation``): ``,`` ``;`` ``.`` written after an Ethiopic letter become ``፣``
+   ``፤`` ``።``; Ethiopic punctuation and ``?`` ``!`` are kept, with no space before them and one after.
+   ``"ሰላም , ነው ."`` -> ``"ሰላም፣ ነው።"``
+7. Latin words, their case and other punctuation are kept as they are. ``"ሰላም Google!"`` -> ``"ሰላም Google!"``
+
+:func:`split_sentences` cuts normalised text after ``።`` ``?`` ``!`` ``፧`` (and a ``.`` followed by a space),
+then cuts sentences longer than ``max_chars`` at ``፣ ፤ , ;``, then at spaces.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from importlib import resources
+
+ETHIOPIC_LETTERS = "\u1200-\u135a"  # syllables (the block's letters, without punctuation and numerals)
+ETHIOPIC_PUNCTUATION = "።፣፤፥፦፧፨"
+SENTENCE_END = "።?!፧"
+
+
+@dataclass(frozen=True)
+class NormalizerConfig:
+    """Normalisation settings. They are saved with the tokenizer, so training and inference agree."""
+
+    fold_homophones: bool = True
+    verbalize_numbers: bool = True
+    expand_abbreviations: bool = True
+    ethiopic_punctuation: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "NormalizerConfig":
+        data = dict(data or {})
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown normaliser settings: {', '.join(unknown)}")
+        return cls(**data)
+
+
+def _read_table(name: str) -> list[list[str]]:
+    text = resources.files("amharic_tts.text").joinpath("data").joinpath(name).read_text(encoding="utf-8")
+    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+@lru_cache(maxsize=None)
+def homophone_table() -> dict[str, str]:
+    """``{letter: folded letter}`` from ``data/homophones.tsv``."""
+    table = {}
+    for row in _read_table("homophones.tsv"):
+        source, target = row[0], row[1]
+        if len(source) != 1 or len(target) != 1 or source in table:
+            raise ValueError(f"bad homophones.tsv row: {row}")
+        table[source] = target
+    return table
+
+
+@lru_cache(maxsize=None)
+def _homophone_translation() -> dict[int, str]:
+    return str.maketrans(homophone_table())
+
+
+def fold_homophones(text: str) -> str:
+    """Fold letters that sound the same in modern Amharic to one spelling (``data/homophones.tsv``)."""
+    return text.translate(_homophone_translation())
+
+
+@lru_cache(maxsize=None)
+def abbreviation_table() -> dict[str, str]:
+    """``{abbreviation: expansion}`` from ``data/abbreviations.tsv``."""
+    return {row[0]: row[1] for row in _read_table("abbreviations.tsv")}
+
+
+@lru_cache(maxsize=None)
+def _abbreviation_pattern() -> tuple[re.Pattern, dict[str, str]]:
+    forms = dict(abbreviation_table())
+    for short, long in abbreviation_table().items():
+        # text someone folded already; a real abbreviation wins over a folded one (ዓ.ዓ folds to አ.አ)
+        forms.setdefault(fold_homophones(short), long)
+    alternatives = []
+    for short in sorted(forms, key=len, reverse=True):
+        pieces = [re.escape(ch) for ch in short]
+        body = "".join(r"\.\s?" if ch == "." else r"\s?/\s?" if ch == "/" else p for ch, p in zip(short, pieces))
+        alternatives.append(body)
+    # a proclitic (የ በ ለ ከ) may be written onto the abbreviation; no other letter may precede it;
+    # a final dot is swallowed only where the sentence goes on
+    pattern = re.compile(
+        rf"(?<![{ETHIOPIC_LETTERS}])([የበለከ]?)({'|'.join(alternatives)})(\.(?=\s*[{ETHIOPIC_LETTERS}0-9]))?"
+    )
+    lookup = {re.sub(r"\s", "", short): long for short, long in forms.items()}
+    return pattern, lookup
+
+
+def expand_abbreviations(text: str) -> str:
+    pattern, lookup = _abbreviation_pattern()
+
+    def expand(match: re.Match) -> str:
+        return match.group(1) + lookup[re.sub(r"\s", "", match.group(2))]
+
+    return pattern.sub(expand, text)
+
+
+_FORMAT_OR_CONTROL = re.compile(r"[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_SPACES = re.compile(r"\s+")
+_DOUBLE_WORDSPACE = re.compile(r"[፡:]\s?[፡:]")
+_AFTER_ETHIOPIC = re.compile(rf"(?<=[{ETHIOPIC_LETTERS}])\s*([,;]|\.(?!\.))")
+_SPACE_BEFORE_PUNCT = re.compile(rf"\s+([{ETHIOPIC_PUNCTUATION}?!])")
+_NO_SPACE_AFTER_PUNCT = re.compile(rf"([{ETHIOPIC_PUNCTUATION}])(?=[^\s{ETHIOPIC_PUNCTUATION}?!\"'»”’)\]])")
+_REPEATED_STOP = re.compile(r"።(\s*።)+")
+_ASCII_TO_ETHIOPIC = {",": "፣", ";": "፤", ".": "።"}
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    text = _FORMAT_OR_CONTROL.sub(lambda m: " " if m.group() in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85" else "", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _punctuation(text: str) -> str:
+    text = _AFTER_ETHIOPIC.sub(lambda m: _ASCII_TO_ETHIOPIC[m.group(1)], text)
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    text = _NO_SPACE_AFTER_PUNCT.sub(r"\1 ", text)
+    return _REPEATED_STOP.sub("።", text)
+
+
+def normalize(text: str, config: NormalizerConfig | None = None) -> str:
+    """Normalise Amharic text for TTS (see the module docstring for every rule, with examples)."""
+    config = config or NormalizerConfig()
+    text = _clean(text)
+    text = _DOUBLE_WORDSPACE.sub("።", text).replace("፡", " ")
+    if config.expand_abbreviations:
+        text = expand_abbreviations(text)
+    if config.verbalize_numbers:
+        from amharic_tts.text.numbers import verbalize_numbers
+
+        text = verbalize_numbers(text)
+    if config.fold_homophones:
+        text = fold_homophones(text)
+    if config.ethiopic_punctuation:
+        text = _punctuation(text)
+    return _SPACES.sub(" ", text).strip()
+
+
+_SENTENCE_BREAK = re.compile(rf"(?<=[{SENTENCE_END}])\s*|(?<=\.)\s+")
+_CLAUSE_BREAK = re.compile(r"(?<=[፣፤,;])\s*")
+
+
+def _pack(pieces: list[str], max_chars: int, joiner: str) -> list[str]:
+    out: list[str] = []
+    for piece in pieces:
+        if out and len(out[-1]) + len(joiner) + len(piece) <= max_chars:
+            out[-1] = out[-1] + joiner + piece
+        else:
+            out.append(piece)
+    return out
+
+
+def split_sentences(text: str, max_chars: int = 200) -> list[str]:
+    """Split (normalised) text into sentences of at most ``max_chars`` characters for synthesis.
+
+    ``"ሰላም ነው። እንዴት ነህ?"`` -> ``["ሰላም ነው።", "እንዴት ነህ?"]``. Over-long sentences are cut at clause
+    punctuation, then between words; a single word longer than ``max_chars`` is cut where it must be.
+    """
+    if max_chars < 1:
+        raise ValueError("max_chars must be at least 1")
+    result: list[str] = []
+    for sentence in filter(None, (s.strip() for s in _SENTENCE_BREAK.split(text))):
+        if len(sentence) <= max_chars:
+            result.append(sentence)
+            continue
+        for clause in _pack([c for c in _CLAUSE_BREAK.split(sentence) if c], max_chars, " "):
+            if len(clause) <= max_chars:
+                result.append(clause)
+                continue
+            for chunk in _pack(clause.split(" "), max_chars, " "):
+                result.extend(chunk[i:i + max_chars] for i in range(0, len(chunk), max_chars))
+    return result

@@ -1,0 +1,150 @@
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from amharic_tts.text import NormalizerConfig, fold_homophones, normalize, split_sentences
+from amharic_tts.text.normalize import abbreviation_table, homophone_table
+from amharic_tts.text.numbers import cardinal
+
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
+
+# (source series start, target series start): every order maps to the same order of the target series
+SERIES = [(0x1210, 0x1200), (0x1280, 0x1200), (0x1220, 0x1230), (0x12D0, 0x12A0), (0x1340, 0x1338)]
+A_FOLDS_TO_FIRST = {0x1200, 0x12A0}  # h and glottal series: the 4th order (a) sounds like the 1st
+
+
+@pytest.mark.parametrize("source, target", SERIES)
+@pytest.mark.parametrize("order", range(7))
+def test_each_homophone_series_keeps_each_order(source, target, order):
+    expected = target if (target in A_FOLDS_TO_FIRST and order == 3) else target + order
+    letter = chr(source + order)
+    assert fold_homophones(letter) == chr(expected), unicodedata.name(letter)
+    # the name's vowel matches: HHU -> HU, SZO -> SO, PHARYNGEAL I -> GLOTTAL I ...
+    if expected == target + order:
+        assert unicodedata.name(chr(expected)).split()[-1][-1] == unicodedata.name(letter).split()[-1][-1]
+
+
+@pytest.mark.parametrize("written, folded", [
+    ("ሃ", "ሀ"), ("ኃ", "ሀ"), ("ሓ", "ሀ"), ("ኣ", "አ"), ("ዓ", "አ"),
+    ("ቍ", "ቁ"), ("ኵ", "ኩ"), ("ሗ", "ኋ"), ("ሧ", "ሷ"),
+    ("ኅ", "ህ"),  # published tables turn it into ሀ: wrong order
+    ("ኋ", "ኋ"), ("ኈ", "ኈ"), ("ቋ", "ቋ"), ("ቊ", "ቊ"),  # labialised forms stay labialised
+    ("ጸ", "ጸ"), ("ሰ", "ሰ"), ("ሀ", "ሀ"), ("አ", "አ"), ("ሁ", "ሁ"),
+])
+def test_known_folds_and_the_bugs_published_tables_have(written, folded):
+    assert fold_homophones(written) == folded
+
+
+def test_folding_touches_only_the_table_and_is_idempotent():
+    table = homophone_table()
+    for cp in range(0x1200, 0x1380):
+        ch = chr(cp)
+        if unicodedata.name(ch, None) and ch not in table:
+            assert fold_homophones(ch) == ch
+    assert not set(table.values()) & set(table)  # no chains: folding twice changes nothing
+    assert fold_homophones("ሐሳብ ኅብረት ሥራ ዓለም ፀሐይ") == "ሀሳብ ህብረት ስራ አለም ጸሀይ"
+
+
+def test_folding_is_optional():
+    assert normalize("ሥራ ዓለም", NormalizerConfig(fold_homophones=False)) == "ሥራ ዓለም"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ሰላም\u200b  ነው\tወይ", "ሰላም ነው ወይ"),
+    ("\ufeffሰላም\u200d\u00ad", "ሰላም"),
+    ("ሰላም\r\nነው", "ሰላም ነው"),
+    ("ሰላም::", "ሰላም።"),
+    ("ሰላም፡፡ ነው", "ሰላም። ነው"),
+    ("ሰላም፡ነው፡", "ሰላም ነው"),
+    ("ሰላም , ነው .", "ሰላም፣ ነው።"),
+    ("ሰላም; ነው", "ሰላም፤ ነው"),
+    ("ሰላም።እንዴት ነህ ?", "ሰላም። እንዴት ነህ?"),
+    ("ሰላም ።።", "ሰላም።"),
+    ("ሰላም...", "ሰላም..."),
+    ("ሰላም ፧ ፨", "ሰላም፧፨"),
+    ("ሰላም Google! Hello, world.", "ሰላም Google! Hello, world."),
+])
+def test_cleaning_and_punctuation(text, expected):
+    assert normalize(text) == expected
+
+
+def test_unicode_nfc():
+    assert normalize("e\u0301 ሰላም") == "\u00e9 ሰላም"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ዶ/ር አበበ", "ዶክተር አበበ"),
+    ("የዶ/ር አበበ ቤት", "የዶክተር አበበ ቤት"),
+    ("ወ/ሮ አልማዝ እና ወ/ሪት ሔዋን", "ወይዘሮ አልማዝ እና ወይዘሪት ሄዋን"),
+    ("ት/ቤት", "ትምህርት ቤት"),
+    ("አ.አ ውስጥ", "አዲስ አበባ ውስጥ"),
+    ("በ1999 ዓ. ም. ተወለደ", "በ" + fold_homophones(cardinal(1999)) + " አመተ ምህረት ተወለደ"),
+    ("ዓ.ም.", "አመተ ምህረት።"),
+    ("ገ/ሚካኤል", "ገብረሚካኤል"),
+    ("ሰወ/ሮ", "ሰወ/ሮ"),  # inside a word: not an abbreviation
+])
+def test_abbreviations(text, expected):
+    assert normalize(text) == expected
+
+
+def test_every_abbreviation_in_the_table_expands():
+    for short, long in abbreviation_table().items():
+        if short.endswith("/"):
+            continue  # name prefixes need a name after them
+        expanded = normalize(f"{short} ነው", NormalizerConfig(fold_homophones=False))
+        assert expanded == f"{long} ነው", short
+
+
+def test_abbreviations_are_optional():
+    assert normalize("ዶ/ር", NormalizerConfig(expand_abbreviations=False)) == "ዶ/ር"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("20", "ሃያ"),
+    ("250 ብር", "ሁለት መቶ ሃምሳ ብር"),
+    ("50%", "ሃምሳ በመቶ"),
+    ("3ኛ", "ሶስተኛ"),
+    ("፳፻፲፭", "ሁለት ሺህ አስራ አምስት"),
+    ("በ2015 ዓ.ም", "በሁለት ሺህ አስራ አምስት ዓመተ ምሕረት"),
+])
+def test_numbers_are_words_then_folded_like_everything_else(text, words):
+    assert normalize(text) == fold_homophones(words)
+    assert normalize(text, NormalizerConfig(fold_homophones=False)) == words
+
+
+def test_mixed_text_keeps_latin_and_loses_every_digit():
+    out = normalize("ልጁ Python 3.11 ን በ2 ቀን ተማረ (version 3)።")
+    assert "Python" in out and "version" in out
+    assert not any(ch.isdigit() for ch in out)
+
+
+def test_normalize_is_idempotent_on_the_corpus():
+    for line in (SAMPLES / "amharic_sentences.txt").read_text(encoding="utf-8").splitlines():
+        once = normalize(line)
+        assert normalize(once) == once, line
+
+
+def test_split_sentences():
+    assert split_sentences("ሰላም ነው። እንዴት ነህ? ደህና ነኝ! ጥሩ፧ Hello there. Bye") == [
+        "ሰላም ነው።", "እንዴት ነህ?", "ደህና ነኝ!", "ጥሩ፧", "Hello there.", "Bye"]
+    long = "፣ ".join(["አንድ ሁለት ሶስት"] * 10) + "።"
+    pieces = split_sentences(long, max_chars=40)
+    assert all(len(p) <= 40 for p in pieces) and len(pieces) > 1
+    assert " ".join(pieces) == long
+    words = split_sentences("ሀ" * 10 + " " + "ለ" * 3, max_chars=4)
+    assert all(len(p) <= 4 for p in words) and "".join(words) == "ሀ" * 10 + "ለ" * 3
+    with pytest.raises(ValueError):
+        split_sentences("ሰላም", max_chars=0)
+
+
+def test_command_line_prints_the_normalised_text():
+    done = subprocess.run([sys.executable, "-m", "amharic_tts.text", "ሥራ 20 ዶ/ር።"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ስራ ሀያ ዶክተር።\n"
+    done = subprocess.run([sys.executable, "-m", "amharic_tts.text", "--split", "--no-homophones"],
+                          input="ሥራ ነው። ደህና ነህ?\n", capture_output=True, text=True, timeout=60)
+    assert done.stdout == "ሥራ ነው።\nደህና ነህ?\n"

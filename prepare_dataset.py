@@ -1,35 +1,97 @@
 #!/usr/bin/env python
 """Turn Amharic speech into a training set: SRT subtitles + media, LJSpeech-style folders and Hub datasets
--> a `datasets.DatasetDict` on disk (train/validation/test) with cached features and `prepare_report.json`."""
+-> a `datasets.DatasetDict` on disk (train/validation/test) with cached features and `prepare_report.json`.
+
+    python prepare_dataset.py --output runs/data --srt film.mp4 film.srt --ljspeech corpus/ \\
+        [--base-model ResembleAI/chatterbox] [--config configs/data/default.yaml]
+    accelerate launch prepare_dataset.py ...   # shards the sources over processes / GPUs / nodes
+"""
 
 import argparse
+import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--output", required=True, help="directory for the DatasetDict and the report")
-    parser.add_argument("--srt", nargs=2, action="append", metavar=("MEDIA", "SUBS"), default=[],
-                        help="a media file (any container FFmpeg reads) and its .srt; repeatable")
-    parser.add_argument("--srt-dir", action="append", default=[], help="pair every media file with the .srt of the same stem")
-    parser.add_argument("--ljspeech", action="append", default=[], help="an LJSpeech-style folder (metadata.csv + wavs/)")
-    parser.add_argument("--hub-dataset", action="append", default=[], help="a Hub dataset name")
-    parser.add_argument("--audio-column", default="audio")
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--base-model", default="ResembleAI/chatterbox", help="Hub repo id or directory (feature extractors)")
-    parser.add_argument("--num-proc", type=int, default=1)
-    parser.add_argument("--push-to-hub", metavar="REPO")
-    parser.add_argument("--config", help="configs/data/*.yaml")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    return parser
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--output", required=True, help="directory for the DatasetDict and the report")
+    p.add_argument("--srt", nargs=2, action="append", metavar=("MEDIA", "SUBS"), default=[],
+                   help="a media file (any container FFmpeg reads) and its .srt; repeatable")
+    p.add_argument("--srt-dir", action="append", default=[],
+                   help="pair every media file in DIR with the .srt of the same stem; repeatable")
+    p.add_argument("--ljspeech", action="append", default=[], help="an LJSpeech-style folder (metadata.csv + wavs/)")
+    p.add_argument("--hub-dataset", action="append", default=[],
+                   help="a Hub dataset name (or a directory saved with save_to_disk); repeatable")
+    p.add_argument("--audio-column", default="audio", help="audio column of --hub-dataset")
+    p.add_argument("--text-column", default="text", help="transcript column of --hub-dataset")
+    p.add_argument("--speaker-column", default=None, help="speaker column of --hub-dataset, if any")
+    p.add_argument("--split", default="train", help="split of --hub-dataset")
+    p.add_argument("--base-model", default=None, help="Hub repo id or directory (feature extractors); "
+                                                       "default ResembleAI/chatterbox")
+    p.add_argument("--revision", default=None)
+    p.add_argument("--num-proc", type=int, default=None, help="worker processes for decoding and features")
+    p.add_argument("--cache-dir", default=None, help="datasets cache (default: HF_DATASETS_CACHE)")
+    p.add_argument("--device", default=None, help="feature extraction device (default: cuda if available)")
+    p.add_argument("--no-cache-mel", action="store_true", help="leave the log-mel column out (saves disk)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--validation-size", type=float, default=None, help="share (<1) or number of segments")
+    p.add_argument("--test-size", type=float, default=None, help="share (<1) or number of segments")
+    p.add_argument("--push-to-hub", metavar="REPO", help="push the DatasetDict with a dataset card")
+    p.add_argument("--private", action="store_true", help="with --push-to-hub: a private dataset repo")
+    p.add_argument("--config", help="configs/data/*.yaml; flags override it")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
 
 
 def main(argv=None) -> int:
-    build_parser().parse_args(argv)
-    from amharic_tts.cli import step_not_available
+    args = build_parser().parse_args(argv)
+    from amharic_tts.cli import UserError, load_yaml, run_cli
 
-    return step_not_available("prepare_dataset.py", 5, "dataset preparation")
+    def run() -> int:
+        from amharic_tts.data.prepare import PrepareConfig, prepare_dataset, summarize
+        from amharic_tts.data.sources import collect_sources
+        from amharic_tts.model.base import DEFAULT_BASE
+
+        settings = load_yaml(args.config) if args.config else {}
+        sources = settings.pop("sources", {}) or {}
+        base_model = args.base_model or settings.pop("base_model", None) or DEFAULT_BASE
+        num_proc = args.num_proc or settings.pop("num_proc", None) or 1
+        settings.pop("base_model", None), settings.pop("num_proc", None)
+        for key in ("seed", "validation_size", "test_size"):
+            if getattr(args, key) is not None:
+                settings[key] = getattr(args, key)
+        if args.no_cache_mel:
+            settings["cache_mel"] = False
+        config = PrepareConfig.from_dict(settings)
+        hub = [dict(h) for h in sources.get("hub_datasets", [])]
+        hub += [{"dataset": name, "split": args.split, "audio_column": args.audio_column,
+                 "text_column": args.text_column, "speaker_column": args.speaker_column}
+                for name in args.hub_dataset]
+        specs = collect_sources(srt_pairs=list(sources.get("srt", [])) + args.srt,
+                                srt_dirs=list(sources.get("srt_dir", [])) + args.srt_dir,
+                                ljspeech=list(sources.get("ljspeech", [])) + args.ljspeech, hub=hub)
+        if not specs:
+            raise UserError("no sources: give --srt MEDIA SUBS, --srt-dir, --ljspeech or --hub-dataset")
+        result = prepare_dataset(specs, args.output, config, base_model=base_model, revision=args.revision,
+                                 num_proc=num_proc, cache_dir=args.cache_dir, device=args.device)
+        from accelerate import PartialState
+
+        if not PartialState().is_main_process:
+            return 0
+        print(summarize(result.report))
+        print(f"wrote {result.output_dir} (report: {result.output_dir / 'prepare_report.json'})")
+        if args.push_to_hub:
+            from datasets import load_from_disk
+
+            from amharic_tts.data.card import dataset_card
+
+            load_from_disk(str(result.output_dir)).push_to_hub(args.push_to_hub, private=args.private)
+            dataset_card(result.report, license=config.license, pretty_name=config.pretty_name,
+                         base_model=base_model).push_to_hub(args.push_to_hub, repo_type="dataset")
+            print(f"pushed to https://huggingface.co/datasets/{args.push_to_hub}")
+        return 0
+
+    return run_cli(run, debug=args.debug)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

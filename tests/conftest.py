@@ -2,9 +2,12 @@
 
 import copy
 import os
+import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before huggingface_hub is imported anywhere
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# datasets' cache (prepared-data tests) in a fresh folder per session, never the user's
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="amharic-tts-datasets-cache-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -15,8 +18,9 @@ from amharic_tts.testing.tiny_base import build_tiny_base  # noqa: E402
 
 @pytest.fixture(scope="session")
 def tiny_base_dir(tmp_path_factory):
-    """The random-weight stand-in for ResembleAI/chatterbox (T3, tokenizer, voice encoder; no S3Gen)."""
-    return build_tiny_base(tmp_path_factory.mktemp("tiny_base"), components=("t3", "tokenizer", "ve"))
+    """The random-weight stand-in for ResembleAI/chatterbox: T3, tokenizer, voice encoder and the real-size
+    S3Gen (its S3 tokenizer makes the speech tokens of prepared data). Built once per session (~10 s)."""
+    return build_tiny_base(tmp_path_factory.mktemp("tiny_base"))
 
 
 @pytest.fixture(scope="session")

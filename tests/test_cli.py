@@ -35,7 +35,7 @@ def test_base_summary_cli(tiny_base_dir, capsys):
     assert summary["checkpoint"].endswith("t3_mtl23ls_v2.safetensors")
     assert (summary["text_tokens"], summary["speech_tokens"], summary["layers"]) == (2454, 8194, 2)
     assert summary["tokenizer_size"] == 2454 and len(summary["language_tokens"]) == 23
-    assert summary["other_files"] == ["ve.pt"]
+    assert summary["other_files"] == ["ve.pt", "s3gen.pt"]
 
 
 def test_base_summary_cli_reports_errors_in_one_line(tmp_path, capsys):

@@ -296,6 +296,44 @@ def load_s3gen(name_or_path=DEFAULT_BASE, *, revision=None, token=None, device="
     return s3gen.to(device).eval()
 
 
+def load_s3_tokenizer(name_or_path=DEFAULT_BASE, *, revision=None, token=None, device="cpu"):
+    """Upstream's ``S3Tokenizer`` (speech -> 25 Hz speech tokens) with the ``tokenizer.*`` weights of ``s3gen.pt``.
+
+    Only those tensors are read (the file is memory-mapped), so feature extraction never builds the whole S3Gen.
+    """
+    from chatterbox.models.s3tokenizer import S3Tokenizer
+
+    base_dir = resolve_base_dir(name_or_path, [S3GEN_FILE], revision=revision, token=token)
+    path = base_dir / S3GEN_FILE
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:
+        raise BaseModelError(f"Could not read {path} as plain tensors (weights_only=True): {err}") from err
+    prefix = "tokenizer."
+    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    if not weights:
+        raise BaseModelError(f"{path} holds no S3 tokenizer weights (no 'tokenizer.*' tensors).")
+    tokenizer = S3Tokenizer()
+    missing, unexpected = tokenizer.load_state_dict(weights, strict=False)
+    missing = [k for k in missing if k not in S3Tokenizer.ignore_state_dict_missing]
+    if missing or unexpected:
+        raise BaseModelError(f"The S3 tokenizer weights in {path} do not fit upstream's S3Tokenizer: "
+                             f"missing {missing[:3]}, unexpected {unexpected[:3]}.")
+    return tokenizer.to(device).eval()
+
+
+def base_signature(name_or_path=DEFAULT_BASE, filenames: Iterable[str] = (), *, revision=None) -> str:
+    """A short string that changes when the named files of the base change (for cache fingerprints)."""
+    import hashlib
+
+    base_dir = resolve_base_dir(name_or_path, list(filenames), revision=revision)
+    parts = [str(base_dir.resolve())]
+    for name in filenames:
+        stat = (base_dir / name).stat()
+        parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
 # --------------------------------------------------------------------------------------------- summary CLI
 
 

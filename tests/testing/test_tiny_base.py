@@ -1,6 +1,6 @@
 import torch
 
-from amharic_tts.model.base import load_s3gen
+from amharic_tts.model.base import load_s3_tokenizer, load_s3gen
 from amharic_tts.testing import tiny_base
 
 
@@ -21,10 +21,14 @@ def test_tiny_base_is_deterministic_given_the_seed(tmp_path):
     assert not torch.equal(tiny_base.tiny_t3(seed=1).speech_head.weight, tiny_base.tiny_t3(seed=2).speech_head.weight)
 
 
-def test_s3gen_stand_in_loads_with_upstreams_class(tmp_path):
-    out = tiny_base.build_tiny_base(tmp_path, components=["s3gen"])
-    saved = torch.load(out / "s3gen.pt", weights_only=True)
-    s3gen = load_s3gen(out)
+def test_s3gen_stand_in_loads_with_upstreams_class(tiny_base_dir):
+    saved = torch.load(tiny_base_dir / "s3gen.pt", weights_only=True)
+    s3gen = load_s3gen(tiny_base_dir)
     key = next(k for k, v in saved.items() if v.is_floating_point() and v.numel() > 1000)
     assert torch.equal(s3gen.state_dict()[key], saved[key].float())
     assert sum(p.numel() for p in s3gen.parameters()) > 200_000_000  # real size: the real code path
+    # feature extraction reads only the S3 tokenizer's tensors, and gets the same weights
+    tokenizer = load_s3_tokenizer(tiny_base_dir)
+    assert len(tokenizer.state_dict()) > 100
+    for name, value in tokenizer.state_dict().items():
+        assert torch.equal(value, s3gen.tokenizer.state_dict()[name]), name

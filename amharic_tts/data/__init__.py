@@ -1,0 +1,1 @@
+"""Speech data: subtitles, media, segments, sources, features, preparation."""

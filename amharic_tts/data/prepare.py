@@ -1,0 +1,418 @@
+"""Prepare a training set: sources -> segments -> features -> ``DatasetDict`` on disk + ``prepare_report.json``.
+
+1. Segmentation (decode, cut by cue, refine edges, filter) runs in ``Dataset.from_generator``, one row per kept
+   segment plus one row per input (its fate) and per failed source, so the report is rebuilt from cached rows.
+2. Duplicate segments (identical samples) are dropped across the whole run: the first one stays.
+3. Features (S3 speech tokens, speaker embedding, log-mel) are added with a batched ``Dataset.map``.
+4. Recordings, not segments, are shuffled into ``train``/``validation``/``test`` with a seed, so one recording
+   never spans two splits; large recordings stay in ``train``.
+
+Both cached steps carry explicit fingerprints made of the inputs' sizes and modification times, the settings,
+the base model's feature weights and the code of the data modules, so a second run with the same inputs reuses
+the cache (seconds) and any change recomputes. Under ``accelerate launch`` each process takes a share of the
+sources and rank 0 merges the shards, de-duplicates, splits and writes the report: the same dataset as one process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from amharic_tts.data.segment import Fate, SegmentConfig, audio_hash, segment_recording
+from amharic_tts.data.sources import SAMPLE_RATE, SourceError, SourceSpec, iter_recordings
+from amharic_tts.text.normalize import NormalizerConfig, normalize
+
+logger = logging.getLogger(__name__)
+
+REPORT_FILE = "prepare_report.json"
+SPLITS = ("train", "validation", "test")
+_CODE_MODULES = ("segment", "sources", "srt", "media", "features", "prepare")
+
+
+@dataclass
+class PrepareConfig:
+    """Settings of ``prepare_dataset.py`` (``configs/data/*.yaml``)."""
+
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    normalizer: NormalizerConfig = field(default_factory=NormalizerConfig)
+    validation_size: float = 0.05  # a share of the segments (< 1) or a number of segments (>= 1)
+    test_size: float = 0.05
+    seed: int = 0
+    cache_mel: bool = True
+    feature_batch_size: int = 16
+    license: str = "other"
+    pretty_name: str = "Amharic speech for Chatterbox"
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "PrepareConfig":
+        data = dict(data or {})
+        segment = SegmentConfig(**data.pop("segment", {}) or {})
+        normalizer = NormalizerConfig.from_dict(data.pop("normalizer", None))
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown data settings: {', '.join(unknown)}")
+        return cls(segment=segment, normalizer=normalizer, **data)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "normalizer": self.normalizer.to_dict()}
+
+
+def _row_features():
+    from datasets import Features, Sequence as Seq, Value
+
+    return Features({
+        "kind": Value("string"),  # "segment" | "input" | "source_error"
+        "order": Value("int64"),  # source position << 32 | row number: one order for any sharding
+        "source": Value("string"),
+        "source_kind": Value("string"),
+        "recording": Value("string"),
+        "speaker": Value("string"),
+        "index": Value("int64"),  # input index within its source (cue / metadata row / dataset row)
+        "kept": Value("bool"),
+        "reason": Value("string"),
+        "detail": Value("string"),
+        "segment_ids": Seq(Value("string")),
+        "id": Value("string"),
+        "text": Value("string"),
+        "raw_text": Value("string"),
+        "start": Value("float64"),
+        "end": Value("float64"),
+        "duration": Value("float64"),
+        "edges_moved": Value("bool"),
+        "start_shift": Value("float32"),
+        "end_shift": Value("float32"),
+        "audio_sha1": Value("string"),
+        # Audio's own storage type; it becomes an ``Audio`` feature by a cast at the end, because datasets 5
+        # encodes Audio values through torchcodec, which has no build for torch 2.6.
+        "audio": {"bytes": Value("binary"), "path": Value("string")},
+    })
+
+
+_EMPTY = {"recording": "", "speaker": "", "index": -1, "kept": False, "reason": None, "detail": "",
+          "segment_ids": [], "id": "", "text": "", "raw_text": "", "start": 0.0, "end": 0.0, "duration": 0.0,
+          "edges_moved": False, "start_shift": 0.0, "end_shift": 0.0, "audio_sha1": "", "audio": None}
+
+
+def generate_rows(specs: list[str], positions: list[int], config: str):
+    """``Dataset.from_generator`` body: rows for the given sources (JSON specs; lists shard across workers)."""
+    from amharic_tts.data.features import encode_flac
+
+    cfg = PrepareConfig.from_dict(json.loads(config))
+    norm = lambda text: normalize(text, cfg.normalizer)  # noqa: E731
+    for spec_json, position in zip(specs, positions):
+        spec = SourceSpec(**json.loads(spec_json))
+        base = {**_EMPTY, "source": spec.name, "source_kind": spec.kind}
+        row_no = 0
+
+        def order() -> int:
+            nonlocal row_no
+            row_no += 1
+            return (position << 32) | row_no
+
+        produced = 0
+        try:
+            for recording in iter_recordings(spec, norm):
+                if recording.audio is None:
+                    segments = []
+                    fates = [Fate(c.index, False, c.problem or "unreadable_audio", detail=c.detail)
+                             for c in recording.cues]
+                else:
+                    segments, fates = segment_recording(recording.cues, recording.audio, cfg.segment)
+                ids = [f"{spec.name}-{produced + i:05d}" for i in range(len(segments))]
+                produced += len(segments)
+                for seg_id, seg in zip(ids, segments):
+                    clip = recording.audio[int(round(seg.start * SAMPLE_RATE)): int(round(seg.end * SAMPLE_RATE))]
+                    yield {**base, "kind": "segment", "order": order(), "recording": recording.name,
+                           "speaker": recording.speaker, "id": seg_id, "text": seg.text, "raw_text": seg.raw_text,
+                           "start": seg.start, "end": seg.end, "duration": len(clip) / SAMPLE_RATE,
+                           "edges_moved": seg.edges_moved, "start_shift": seg.start_shift,
+                           "end_shift": seg.end_shift, "audio_sha1": audio_hash(clip),
+                           "audio": {"bytes": encode_flac(clip), "path": f"{seg_id}.flac"}}
+                for fate in fates:
+                    yield {**base, "kind": "input", "order": order(), "recording": recording.name,
+                           "speaker": recording.speaker, "index": fate.index, "kept": fate.kept,
+                           "reason": fate.reason, "detail": fate.detail,
+                           "segment_ids": [ids[i] for i in fate.segments]}
+        except SourceError as err:
+            logger.error("source %s failed: %s", spec.name, err)
+            yield {**base, "kind": "source_error", "order": order(), "reason": "source_failed", "detail": str(err)}
+
+
+# --------------------------------------------------------------------------------------------- fingerprints
+
+
+def _sha(*parts) -> str:
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _code_signature() -> str:
+    import importlib
+
+    digest = hashlib.sha1()
+    for name in _CODE_MODULES:
+        digest.update(Path(importlib.import_module(f"amharic_tts.data.{name}").__file__).read_bytes())
+    for name in ("normalize", "numbers"):
+        digest.update(Path(importlib.import_module(f"amharic_tts.text.{name}").__file__).read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def _file_signature(path: str) -> list:
+    try:
+        stat = os.stat(path)
+        return [os.path.abspath(path), stat.st_size, stat.st_mtime_ns]
+    except OSError:
+        return [os.path.abspath(path), None]
+
+
+def segmentation_fingerprint(specs: Sequence[SourceSpec], config: PrepareConfig) -> str:
+    return _sha("rows", [s.to_dict() for s in specs], [[_file_signature(f) for f in s.files()] for s in specs],
+                config.to_dict(), _code_signature())
+
+
+# --------------------------------------------------------------------------------------------- assembly
+
+
+def _dedup(meta: list[dict]) -> tuple[set[str], dict[str, str]]:
+    """Segment ids to keep, and ``{dropped id: id it duplicates}`` (identical samples; the first one stays)."""
+    first: dict[str, str] = {}
+    duplicates: dict[str, str] = {}
+    for row in sorted((r for r in meta if r["kind"] == "segment"), key=lambda r: r["order"]):
+        if row["audio_sha1"] in first:
+            duplicates[row["id"]] = first[row["audio_sha1"]]
+        else:
+            first[row["audio_sha1"]] = row["id"]
+    return set(first.values()), duplicates
+
+
+def assign_splits(groups: dict[str, int], validation_size: float, test_size: float, seed: int) -> dict[str, str]:
+    """``{group: split}``: groups (recordings) shuffled with ``seed``; each of validation/test takes groups until
+    it holds its share of the segments, skipping groups too large for what is left (they stay in train)."""
+    total = sum(groups.values())
+    names = sorted(groups)
+    order = np.random.default_rng(seed).permutation(len(names))
+
+    def target(size: float) -> int:
+        return int(size) if size >= 1 else int(round(size * total))
+
+    wanted = {"test": target(test_size), "validation": target(validation_size)}
+    filled = {"test": 0, "validation": 0}
+    assignment = {}
+    for i in order:
+        name = names[i]
+        size = groups[name]
+        for split in ("test", "validation"):
+            room = wanted[split] - filled[split]
+            if room > 0 and size <= max(room, 1) and len(assignment) < len(names) - 1:
+                assignment[name] = split
+                filled[split] += size
+                break
+        else:
+            assignment[name] = "train"
+    return assignment
+
+
+def build_report(meta: list[dict], duplicates: dict[str, str], split_of: dict[str, str],
+                 durations: dict[str, float], config: PrepareConfig) -> dict:
+    """Every input with its fate, totals per source and overall, split sizes."""
+    kept_ids = set(durations)
+    inputs, sources = [], {}
+    for row in sorted(meta, key=lambda r: r["order"]):
+        source = sources.setdefault(row["source"], {"name": row["source"], "kind": row["source_kind"],
+                                                    "status": "ok", "error": None, "inputs": 0, "kept": 0,
+                                                    "dropped": Counter(), "segments": 0, "hours_kept": 0.0})
+        if row["kind"] == "source_error":
+            source["status"], source["error"] = "failed", row["detail"]
+        elif row["kind"] == "input":
+            segment_ids = [s for s in row["segment_ids"] if s in kept_ids]
+            reason, detail = row["reason"], row["detail"]
+            if row["kept"] and not segment_ids:  # all its segments were duplicates
+                reason = "duplicate"
+                detail = "same audio as " + ", ".join(duplicates[s] for s in row["segment_ids"])
+            fate = "kept" if segment_ids else "dropped"
+            entry = {"source": row["source"], "recording": row["recording"], "index": row["index"], "fate": fate}
+            if segment_ids:
+                entry["segments"] = segment_ids
+            else:
+                entry["reason"] = reason
+                source["dropped"][reason] += 1
+            if detail:
+                entry["detail"] = detail
+            inputs.append(entry)
+            source["inputs"] += 1
+            source["kept"] += bool(segment_ids)
+    for seg_id, duration in durations.items():
+        source = sources[seg_id.rsplit("-", 1)[0]]
+        source["segments"] += 1
+        source["hours_kept"] += duration / 3600
+    for source in sources.values():
+        source["dropped"] = dict(sorted(source["dropped"].items()))
+        source["hours_kept"] = round(source["hours_kept"], 4)
+    by_reason = Counter(e["reason"] for e in inputs if e["fate"] == "dropped")
+    split_sizes = Counter(split_of[s] for s in durations)
+    return {
+        "totals": {
+            "sources": len(sources), "failed_sources": sum(s["status"] == "failed" for s in sources.values()),
+            "inputs": len(inputs), "kept": sum(e["fate"] == "kept" for e in inputs),
+            "dropped": sum(e["fate"] == "dropped" for e in inputs), "dropped_by_reason": dict(sorted(by_reason.items())),
+            "segments": len(durations), "hours_kept": round(sum(durations.values()) / 3600, 4),
+            "duplicate_segments": len(duplicates),
+        },
+        "splits": {split: split_sizes.get(split, 0) for split in SPLITS},
+        "sources": list(sources.values()),
+        "inputs": inputs,
+        "config": config.to_dict(),
+    }
+
+
+# --------------------------------------------------------------------------------------------- the whole step
+
+
+@dataclass
+class PrepareResult:
+    output_dir: Path
+    report: dict
+
+
+def prepare_dataset(
+    specs: Sequence[SourceSpec],
+    output_dir: str | os.PathLike,
+    config: PrepareConfig | None = None,
+    *,
+    base_model: str,
+    revision: str | None = None,
+    num_proc: int = 1,
+    cache_dir: str | None = None,
+    device: str | None = None,
+) -> PrepareResult:
+    """Run the whole preparation (see the module docstring); returns the output directory and the report."""
+    from accelerate import PartialState
+    from datasets import Dataset
+
+    config = config or PrepareConfig()
+    if not specs:
+        raise ValueError("no sources: give --srt, --srt-dir, --ljspeech or --hub-dataset")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"source names must be unique, got {names}")
+    output_dir = Path(output_dir)
+    state = PartialState()
+    mine = list(range(len(specs)))[state.process_index::state.num_processes]
+    rows_fp = segmentation_fingerprint([specs[i] for i in mine], config)
+    rows = Dataset.from_generator(
+        generate_rows, features=_row_features(), cache_dir=cache_dir, fingerprint=rows_fp,
+        gen_kwargs={"specs": [json.dumps(specs[i].to_dict()) for i in mine], "positions": mine,
+                    "config": json.dumps(config.to_dict())},
+        num_proc=min(max(1, num_proc), len(mine)) if len(mine) > 1 else None,
+    ) if mine else Dataset.from_dict({k: [] for k in _row_features()}, features=_row_features())
+
+    segments, _ = _unique_segments(rows)
+    with_features = _add_features(segments, base_model=base_model, revision=revision, config=config,
+                                  num_proc=num_proc, device=device, fingerprint=rows_fp)
+    if state.num_processes == 1:
+        return _finish(rows, with_features, output_dir, config)
+    shard_dir = output_dir / ".shards"
+    with_features.save_to_disk(str(shard_dir / f"segments-{state.process_index}"))
+    rows.remove_columns("audio").save_to_disk(str(shard_dir / f"rows-{state.process_index}"))
+    state.wait_for_everyone()
+    result = None
+    if state.is_main_process:
+        from datasets import concatenate_datasets, load_from_disk
+
+        all_rows = concatenate_datasets([load_from_disk(str(shard_dir / f"rows-{r}"))
+                                         for r in range(state.num_processes)])
+        all_segments = concatenate_datasets([load_from_disk(str(shard_dir / f"segments-{r}"))
+                                             for r in range(state.num_processes)])
+        result = _finish(all_rows, all_segments, output_dir, config)
+        shutil.rmtree(shard_dir, ignore_errors=True)
+    state.wait_for_everyone()
+    return result or PrepareResult(output_dir, json.loads((output_dir / REPORT_FILE).read_text(encoding="utf-8")))
+
+
+def _unique_segments(rows):
+    meta = rows.select_columns(["kind", "order", "id", "audio_sha1"]).to_list()
+    keep, duplicates = _dedup(meta)
+    indices = [i for i, r in enumerate(meta) if r["kind"] == "segment" and r["id"] in keep]
+    return rows.select(indices), duplicates
+
+
+def _add_features(segments, *, base_model, revision, config: PrepareConfig, num_proc, device, fingerprint):
+    from datasets import Array2D, Sequence as Seq, Value
+
+    from amharic_tts.data.features import MEL_BINS, add_features
+    from amharic_tts.model.base import S3GEN_FILE, VOICE_ENCODER_FILE, base_signature
+
+    columns = ["id", "order", "source", "recording", "speaker", "text", "raw_text", "duration", "start", "end",
+               "edges_moved", "start_shift", "end_shift", "audio"]
+    segments = segments.select_columns(columns)
+    features = segments.features.copy()
+    features["speech_tokens"] = Seq(Value("int16"))
+    features["speaker_emb"] = Seq(Value("float32"), length=256)
+    if config.cache_mel:
+        features["mel"] = Array2D(shape=(None, MEL_BINS), dtype="float16")
+    if len(segments) == 0:
+        from datasets import Dataset
+
+        return Dataset.from_dict({k: [] for k in features}, features=features)
+    signature = base_signature(base_model, [S3GEN_FILE, VOICE_ENCODER_FILE], revision=revision)
+    new_fp = _sha("features", fingerprint, segments._fingerprint, signature, config.cache_mel, _code_signature())
+    return segments.map(
+        add_features, batched=True, batch_size=config.feature_batch_size, features=features,
+        fn_kwargs={"base": str(base_model), "revision": revision, "device": device, "cache_mel": config.cache_mel},
+        num_proc=num_proc if num_proc > 1 else None, new_fingerprint=new_fp, desc="speech tokens, speaker, mel",
+    )
+
+
+def _finish(rows, segments, output_dir: Path, config: PrepareConfig) -> PrepareResult:
+    from datasets import Audio, DatasetDict
+
+    meta = rows.select_columns([c for c in rows.column_names if c != "audio"]).to_list()
+    keep, duplicates = _dedup(meta)  # across all shards; a single process already dropped them
+    segments = segments.sort("order")
+    seg_meta = segments.select_columns(["id", "source", "recording", "duration"]).to_list()
+    if any(row["id"] not in keep for row in seg_meta):
+        segments = segments.select([i for i, row in enumerate(seg_meta) if row["id"] in keep])
+        seg_meta = [row for row in seg_meta if row["id"] in keep]
+    groups: dict[str, int] = defaultdict(int)
+    for row in seg_meta:
+        groups[f"{row['source']}/{row['recording']}"] += 1
+    split_of_group = assign_splits(groups, config.validation_size, config.test_size, config.seed)
+    split_of = {row["id"]: split_of_group[f"{row['source']}/{row['recording']}"] for row in seg_meta}
+    durations = {row["id"]: row["duration"] for row in seg_meta}
+    report = build_report(meta, duplicates, split_of, durations, config)
+
+    dataset = DatasetDict({
+        split: segments.select([i for i, row in enumerate(seg_meta) if split_of[row["id"]] == split])
+        .remove_columns("order")
+        .cast_column("audio", Audio(sampling_rate=SAMPLE_RATE, decode=False))
+        for split in SPLITS
+    })
+    output_dir.mkdir(parents=True, exist_ok=True)
+    # datasets 5 divides by zero estimating the size of an empty split with an Audio column: name its shards
+    dataset.save_to_disk(str(output_dir), num_shards={k: 1 for k, split in dataset.items() if len(split) == 0})
+    (output_dir / REPORT_FILE).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return PrepareResult(output_dir, report)
+
+
+def summarize(report: dict) -> str:
+    """A few console lines: per source, kept / dropped with reasons, hours; failed sources with their error."""
+    lines = []
+    for source in report["sources"]:
+        if source["status"] == "failed":
+            lines.append(f"  {source['name']}: FAILED: {source['error']}")
+            continue
+        dropped = ", ".join(f"{k} {v}" for k, v in source["dropped"].items()) or "none"
+        lines.append(f"  {source['name']} ({source['kind']}): {source['kept']}/{source['inputs']} inputs kept, "
+                     f"{source['segments']} segments, {source['hours_kept'] * 60:.2f} min; dropped: {dropped}")
+    totals = report["totals"]
+    lines.append(f"total: {totals['segments']} segments, {totals['hours_kept']:.4f} h kept; "
+                 f"{totals['dropped']} of {totals['inputs']} inputs dropped; splits {report['splits']}")
+    return "\n".join(lines)

@@ -1,0 +1,256 @@
+"""Where speech comes from: subtitled media, LJSpeech-style folders, Hub datasets -> recordings with cues.
+
+A *source* is one input the user named (a media file with its subtitles, an LJSpeech folder, a Hub dataset);
+it yields *recordings* (a media file, a wav, a dataset row), each with its 16 kHz audio and its *cues* (subtitle
+cues, or one cue covering a whole clip for transcribed corpora). Each cue is an input the report accounts for.
+A source that cannot be read at all raises :class:`SourceError` with the reason; the other sources go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from amharic_tts.data.segment import CueInput
+
+SAMPLE_RATE = 16000
+MEDIA_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".mp3", ".m4a", ".aac", ".wav", ".flac", ".opus",
+                  ".ogg", ".oga", ".wma", ".ts", ".m4v", ".3gp")
+
+
+class SourceError(RuntimeError):
+    """A whole source cannot be used (missing file, unreadable subtitles, no audio stream ...)."""
+
+
+@dataclass
+class SourceSpec:
+    kind: str  # "srt" | "ljspeech" | "hub"
+    name: str  # unique within a run; used in segment ids and the report
+    media: str | None = None  # srt
+    subtitles: str | None = None  # srt
+    path: str | None = None  # ljspeech folder, or a dataset saved with save_to_disk
+    dataset: str | None = None  # hub
+    config_name: str | None = None
+    split: str = "train"
+    audio_column: str = "audio"
+    text_column: str = "text"
+    speaker_column: str | None = None
+    speaker: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def files(self) -> list[str]:
+        """Local files whose change must invalidate cached results."""
+        if self.kind == "srt":
+            return [p for p in (self.media, self.subtitles) if p]
+        if self.kind == "ljspeech" and self.path:
+            folder = Path(self.path)
+            return [str(folder / "metadata.csv"), *sorted(str(p) for p in (folder / "wavs").glob("*"))]
+        if self.kind == "hub" and self.path:
+            return sorted(str(p) for p in Path(self.path).rglob("*") if p.is_file())
+        return []
+
+
+@dataclass
+class Recording:
+    name: str
+    speaker: str
+    audio: np.ndarray | None  # 16 kHz mono float32; None when it could not be read (cues carry the reason)
+    cues: list[CueInput]
+
+
+# --------------------------------------------------------------------------------------------- naming sources
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def collect_sources(*, srt_pairs: Sequence[Sequence[str]] = (), srt_dirs: Sequence[str] = (),
+                    ljspeech: Sequence[str] = (), hub: Sequence[dict] = ()) -> list[SourceSpec]:
+    """Source specs from the command line. ``--srt-dir`` pairs each media file with the ``.srt`` of its stem;
+    a media file without subtitles or subtitles without media become a source that fails with that reason."""
+    taken: set[str] = set()
+    specs: list[SourceSpec] = []
+    for media, subtitles in srt_pairs:
+        specs.append(SourceSpec("srt", _unique(Path(media).stem, taken), media=str(media), subtitles=str(subtitles)))
+    for folder in srt_dirs:
+        folder = Path(folder)
+        if not folder.is_dir():
+            specs.append(SourceSpec("srt", _unique(folder.name or "srt_dir", taken), media=None,
+                                    subtitles=str(folder)))
+            continue
+        media = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in MEDIA_SUFFIXES}
+        subs = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() == ".srt"}
+        for stem in sorted(set(media) | set(subs)):
+            specs.append(SourceSpec("srt", _unique(stem, taken),
+                                    media=str(media[stem]) if stem in media else None,
+                                    subtitles=str(subs[stem]) if stem in subs else None))
+    for folder in ljspeech:
+        specs.append(SourceSpec("ljspeech", _unique(Path(folder).name or "ljspeech", taken), path=str(folder)))
+    for options in hub:
+        options = dict(options)
+        dataset = str(options.pop("dataset"))
+        local = Path(dataset).is_dir()
+        name = _unique((Path(dataset).name if local else dataset.split("/")[-1]) or "hub", taken)
+        specs.append(SourceSpec("hub", name, dataset=None if local else dataset, path=dataset if local else None,
+                                **options))
+    return specs
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def iter_recordings(spec: SourceSpec, normalize) -> Iterator[Recording]:
+    """Recordings of a source, cue texts normalised with ``normalize``. Raises SourceError for the whole source."""
+    if spec.kind == "srt":
+        yield _srt_recording(spec, normalize)
+    elif spec.kind == "ljspeech":
+        yield from _ljspeech_recordings(spec, normalize)
+    elif spec.kind == "hub":
+        yield from _hub_recordings(spec, normalize)
+    else:
+        raise SourceError(f"unknown source kind {spec.kind!r}")
+
+
+def _cue(index: int, start, end, text: str, raw: str, problem: str | None, normalize, detail: str = "") -> CueInput:
+    normalized = normalize(text) if text else ""
+    if not problem and not normalized:
+        problem = "empty_text"
+    return CueInput(index, start, end, normalized, raw, problem, detail)
+
+
+def _srt_recording(spec: SourceSpec, normalize) -> Recording:
+    from amharic_tts.data.media import MediaError, load_audio
+    from amharic_tts.data.srt import SrtError, read_srt
+
+    if not spec.media:
+        raise SourceError(f"no media file for the subtitles {spec.subtitles} (expected one with the same stem)")
+    if not spec.subtitles:
+        raise SourceError(f"no subtitles for {spec.media} (expected {Path(spec.media).with_suffix('.srt').name})")
+    for path in (spec.media, spec.subtitles):
+        if not Path(path).is_file():
+            raise SourceError(f"{path} does not exist")
+    try:
+        subtitles = read_srt(spec.subtitles)
+    except SrtError as err:
+        raise SourceError(f"cannot read the subtitles {spec.subtitles}: {err}") from err
+    try:
+        audio = load_audio(spec.media, SAMPLE_RATE)
+    except (MediaError, OSError) as err:
+        raise SourceError(f"cannot decode {spec.media}: {err}") from err
+    cues = [_cue(c.index, c.start, c.end, c.text, c.raw_text, c.problem, normalize) for c in subtitles.cues]
+    return Recording(Path(spec.media).stem, spec.speaker or spec.name, audio, cues)
+
+
+def _clip_recording(name: str, speaker: str, index: int, text: str, load) -> Recording:
+    """A transcribed clip: one cue covering the whole clip (its edges are still refined and filtered)."""
+    try:
+        audio = load()
+    except FileNotFoundError:
+        return Recording(name, speaker, None, [CueInput(index, None, None, text, text, "missing_audio")])
+    except Exception as err:  # a broken file costs one row, never the source
+        cue = CueInput(index, None, None, text, text, "unreadable_audio", f"{type(err).__name__}: {err}")
+        return Recording(name, speaker, None, [cue])
+    return Recording(name, speaker, audio, [CueInput(index, 0.0, len(audio) / SAMPLE_RATE, text, text)])
+
+
+def _ljspeech_recordings(spec: SourceSpec, normalize) -> Iterator[Recording]:
+    from amharic_tts.data.media import load_audio
+
+    folder = Path(spec.path)
+    metadata = folder / "metadata.csv"
+    if not metadata.is_file():
+        raise SourceError(f"{folder} is not an LJSpeech-style folder: it has no metadata.csv")
+    speaker = spec.speaker or spec.name
+    with open(metadata, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="|", quoting=csv.QUOTE_NONE))
+    for index, row in enumerate(rows):
+        if len(row) < 2 or not row[0].strip():
+            yield Recording(f"row {index}", speaker, None,
+                            [CueInput(index, None, None, "", "|".join(row), "malformed_row")])
+            continue
+        clip_id, raw = row[0].strip(), row[1]
+        wav = folder / "wavs" / (clip_id if Path(clip_id).suffix else f"{clip_id}.wav")
+
+        def load(path=wav):
+            if not path.is_file():
+                raise FileNotFoundError(path)
+            return load_audio(path, SAMPLE_RATE)
+
+        recording = _clip_recording(clip_id, speaker, index, raw, load)
+        recording.cues = [_cue(c.index, c.start, c.end, raw, raw, c.problem, normalize, c.detail)
+                          for c in recording.cues]
+        yield recording
+
+
+def _hub_recordings(spec: SourceSpec, normalize) -> Iterator[Recording]:
+    import datasets
+
+    try:
+        if spec.path:
+            data = datasets.load_from_disk(spec.path)
+            if isinstance(data, datasets.DatasetDict):
+                if spec.split not in data:
+                    raise SourceError(f"{spec.path} has no split {spec.split!r} (it has {', '.join(data)})")
+                data = data[spec.split]
+        else:
+            data = datasets.load_dataset(spec.dataset, spec.config_name, split=spec.split)
+    except SourceError:
+        raise
+    except Exception as err:
+        raise SourceError(f"cannot load the dataset {spec.dataset or spec.path}: {type(err).__name__}: {err}") from err
+    for column in (spec.audio_column, spec.text_column, spec.speaker_column):
+        if column and column not in data.column_names:
+            raise SourceError(f"the dataset {spec.dataset or spec.path} has no column {column!r} "
+                              f"(columns: {', '.join(data.column_names)})")
+    if isinstance(data.features[spec.audio_column], datasets.Audio):
+        data = data.cast_column(spec.audio_column, datasets.Audio(decode=False))
+    for index, row in enumerate(data):
+        raw = str(row[spec.text_column] or "")
+        speaker = str(row[spec.speaker_column]) if spec.speaker_column else (spec.speaker or spec.name)
+        recording = _clip_recording(f"row {index}", speaker, index, raw, lambda item=row[spec.audio_column]:
+                                    _decode_hub_audio(item))
+        recording.cues = [_cue(c.index, c.start, c.end, raw, raw, c.problem, normalize, c.detail)
+                          for c in recording.cues]
+        yield recording
+
+
+def _decode_hub_audio(item) -> np.ndarray:
+    """An ``Audio(decode=False)`` value ({"bytes", "path"}) or a path, as 16 kHz mono float32."""
+    import io
+
+    import soundfile as sf
+    import soxr
+
+    from amharic_tts.data.media import load_audio
+
+    if isinstance(item, dict) and item.get("bytes"):
+        try:
+            audio, rate = sf.read(io.BytesIO(item["bytes"]), dtype="float32", always_2d=True)
+        except sf.LibsndfileError:  # mp3/opus/m4a bytes: let FFmpeg read them from a temporary file
+            import tempfile
+
+            suffix = Path(item.get("path") or "audio.bin").suffix
+            with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+                tmp.write(item["bytes"])
+                tmp.flush()
+                return load_audio(tmp.name, SAMPLE_RATE)
+        audio = audio.mean(axis=1)
+        return soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32) if rate != SAMPLE_RATE else audio
+    path = item.get("path") if isinstance(item, dict) else item
+    if not path:
+        raise ValueError("the row has no audio")
+    if not os.path.exists(path):
+        raise FileNotFoundError(path)
+    return load_audio(path, SAMPLE_RATE)

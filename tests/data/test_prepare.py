@@ -1,0 +1,200 @@
+"""prepare_dataset end to end on real files: the bundled demo sample plus broken and awkward inputs."""
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from amharic_tts.data.prepare import PrepareConfig, assign_splits, prepare_dataset
+from amharic_tts.data.sources import collect_sources
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "samples" / "demo"
+MEDIA = Path(__file__).parent / "media"
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """The demo lecture, an LJSpeech folder with a missing wav, a duplicated row and a malformed row, a broken
+    media file, a folder with media but no subtitles, and a local dataset with an audio column."""
+    tmp = tmp_path_factory.mktemp("inputs")
+    lj = tmp / "reader"
+    shutil.copytree(DEMO / "ljspeech", lj)
+    rows = list(csv.reader(open(lj / "metadata.csv", encoding="utf-8"), delimiter="|"))
+    with open(lj / "metadata.csv", "a", encoding="utf-8") as handle:
+        handle.write("demo_404|ይህ ፋይል የለም።|\n")  # missing wav
+        handle.write("|".join(rows[0]) + "\n")  # the same clip again: a duplicate
+        handle.write("no text column\n")  # malformed row
+    (tmp / "broken.srt").write_text("1\n00:00:00,000 --> 00:00:02,000\nሰላም ነው።\n", encoding="utf-8")
+    orphans = tmp / "orphans"
+    orphans.mkdir()
+    shutil.copy(MEDIA / "speech.mp3", orphans / "talk.mp3")
+
+    from datasets import Dataset, Features, Value
+
+    wav = io.BytesIO()
+    audio, rate = sf.read(MEDIA / "speech.wav")
+    sf.write(wav, audio, rate, format="WAV")
+    Dataset.from_dict(
+        {"audio": [{"bytes": wav.getvalue(), "path": "a.wav"}], "sentence": ["ሰላም ነው። አዲስ አበባ ትልቅ ከተማ ናት።"]},
+        features=Features({"audio": {"bytes": Value("binary"), "path": Value("string")}, "sentence": Value("string")}),
+    ).save_to_disk(str(tmp / "hubdata"))
+    specs = collect_sources(
+        srt_pairs=[(str(DEMO / "lecture.webm"), str(DEMO / "lecture.srt")), (str(MEDIA / "broken.mp4"),
+                                                                            str(tmp / "broken.srt"))],
+        srt_dirs=[str(orphans)], ljspeech=[str(lj)],
+        hub=[{"dataset": str(tmp / "hubdata"), "text_column": "sentence"}])
+    return tmp, specs
+
+
+@pytest.fixture(scope="module")
+def prepared(inputs, tiny_base_dir):
+    tmp, specs = inputs
+    config = PrepareConfig(validation_size=1, test_size=1)
+    return prepare_dataset(specs, tmp / "out", config, base_model=str(tiny_base_dir))
+
+
+def test_every_input_is_accounted_for(prepared, inputs):
+    report = prepared.report
+    by_source = {s["name"]: s for s in report["sources"]}
+    assert set(by_source) == {"lecture", "broken", "talk", "reader", "hubdata"}
+    assert by_source["broken"]["status"] == "failed" and "broken.mp4" in by_source["broken"]["error"]
+    assert by_source["talk"]["status"] == "failed" and "no subtitles" in by_source["talk"]["error"]
+    lecture = [e for e in report["inputs"] if e["source"] == "lecture"]
+    assert len(lecture) == 11 and [e["index"] for e in lecture] == list(range(11))
+    assert lecture[0] == {"source": "lecture", "recording": "lecture", "index": 0, "fate": "dropped",
+                          "reason": "sound_description_only"}
+    assert all(e["fate"] == "kept" for e in lecture[1:])
+    reader = {e["index"]: e for e in report["inputs"] if e["source"] == "reader"}
+    assert len(reader) == 7
+    assert reader[4]["reason"] == "missing_audio"
+    assert reader[5]["reason"] == "duplicate" and reader[0]["segments"][0] in reader[5]["detail"]
+    assert reader[6]["reason"] == "malformed_row"
+    assert report["totals"]["inputs"] == 11 + 7 + 1
+    assert report["totals"]["dropped_by_reason"] == {"duplicate": 1, "malformed_row": 1, "missing_audio": 1,
+                                                     "sound_description_only": 1}
+    assert report["totals"]["segments"] == 10 + 4 + 1
+    saved = json.loads((prepared.output_dir / "prepare_report.json").read_text(encoding="utf-8"))
+    assert saved["totals"] == report["totals"]
+
+
+def test_dataset_columns_texts_and_features(prepared):
+    from datasets import Audio, load_from_disk
+
+    dataset = load_from_disk(str(prepared.output_dir))
+    assert set(dataset) == {"train", "validation", "test"}
+    rows = [row for split in dataset.values() for row in split]
+    assert len(rows) == 15
+    assert isinstance(dataset["train"].features["audio"], Audio)
+    for row in rows:
+        assert abs(len(row["speech_tokens"]) - 25 * row["duration"]) <= 1, row["id"]
+        assert abs(len(row["mel"]) - 100 * row["duration"]) <= 2 and len(row["mel"][0]) == 128
+        assert len(row["speaker_emb"]) == 256 and abs(np.linalg.norm(row["speaker_emb"]) - 1) < 1e-3
+        assert all(0 <= t < 6561 for t in row["speech_tokens"])
+        audio, rate = sf.read(io.BytesIO(row["audio"]["bytes"]))
+        assert rate == 16000 and abs(len(audio) / 16000 - row["duration"]) < 1e-3
+        assert not any(ch.isdigit() for ch in row["text"])
+    texts = {row["id"]: row for row in rows}
+    assert texts["reader-00001"]["raw_text"] == "ዶ/ር አበበ በ3 ሰዓት ይመጣሉ።"
+    assert texts["reader-00001"]["text"] == "ዶክተር አበበ በሶስት ሰአት ይመጣሉ።"
+    assert texts["reader-00001"]["speaker"] == "reader" and texts["lecture-00000"]["speaker"] == "lecture"
+
+
+def test_segments_follow_the_cues_and_edges_move_towards_the_speech(prepared):
+    from datasets import load_from_disk
+
+    dataset = load_from_disk(str(prepared.output_dir))
+    lecture = sorted((r for s in dataset.values() for r in s if r["source"] == "lecture"), key=lambda r: r["start"])
+    truth = list(csv.DictReader(open(DEMO / "lecture_truth.tsv", encoding="utf-8"), delimiter="\t"))
+    assert len(lecture) == len(truth) == 10
+    better = 0
+    for row, true in zip(lecture, truth):
+        speech = (float(true["speech_start"]), float(true["speech_end"]))
+        cue = (float(true["cue_start"]), float(true["cue_end"]))
+        assert row["start"] <= speech[0] + 0.05 and row["end"] >= speech[1] - 0.05  # no speech cut off
+        assert abs(row["duration"] - (cue[1] - cue[0])) < 1.0
+        cue_error = abs(cue[0] - speech[0]) + abs(cue[1] - speech[1])
+        ours = abs(row["start"] - speech[0]) + abs(row["end"] - speech[1])
+        better += ours < cue_error
+    assert better >= 5  # most of the shifted cues end up closer to the real speech
+
+
+def test_splits_never_share_a_recording(prepared):
+    from datasets import load_from_disk
+
+    dataset = load_from_disk(str(prepared.output_dir))
+    recordings = {split: {(r["source"], r["recording"]) for r in dataset[split]} for split in dataset}
+    assert not recordings["train"] & recordings["validation"]
+    assert not recordings["train"] & recordings["test"]
+    assert not recordings["validation"] & recordings["test"]
+    assert ("lecture", "lecture") in recordings["train"]  # the big recording stays in train
+    assert len(dataset["validation"]) == len(dataset["test"]) == 1
+    assert prepared.report["splits"] == {k: len(v) for k, v in dataset.items()}
+
+
+def test_split_assignment_is_deterministic_and_respects_sizes():
+    groups = {f"r{i}": 1 + i % 5 for i in range(40)}
+    first = assign_splits(groups, 0.1, 0.1, seed=3)
+    assert first == assign_splits(groups, 0.1, 0.1, seed=3)
+    assert first != assign_splits(groups, 0.1, 0.1, seed=4)
+    total = sum(groups.values())
+    for split in ("validation", "test"):
+        size = sum(n for g, n in groups.items() if first[g] == split)
+        assert 0.5 * 0.1 * total <= size <= 0.1 * total
+    assert assign_splits({"only": 10}, 0.5, 0.5, seed=0) == {"only": "train"}
+
+
+def test_a_second_run_reuses_the_cache(prepared, inputs, tiny_base_dir):
+    tmp, specs = inputs
+    cache = Path(os.environ["HF_DATASETS_CACHE"])
+    before = {p: p.stat().st_mtime_ns for p in cache.rglob("*.arrow")}
+    again = prepare_dataset(specs, tmp / "again", PrepareConfig(validation_size=1, test_size=1),
+                            base_model=str(tiny_base_dir))
+    after = {p: p.stat().st_mtime_ns for p in cache.rglob("*.arrow")}
+    assert after == before  # nothing was generated or mapped again
+    assert again.report == prepared.report
+    # a changed setting recomputes
+    changed = prepare_dataset(specs[:1], tmp / "changed", PrepareConfig(cache_mel=False, test_size=0,
+                                                                        validation_size=0),
+                              base_model=str(tiny_base_dir))
+    from datasets import load_from_disk
+
+    assert "mel" not in load_from_disk(str(changed.output_dir))["train"].column_names
+
+
+def test_command_line_errors_are_one_line(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "prepare_dataset.py"), "--output", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "error: no sources" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_two_processes_make_the_same_dataset_as_one(tmp_path, tiny_base_dir):
+    """`accelerate launch` with 2 CPU processes: each takes a share of the sources, rank 0 merges."""
+    args = ["--srt", str(DEMO / "lecture.webm"), str(DEMO / "lecture.srt"), "--ljspeech", str(DEMO / "ljspeech"),
+            "--base-model", str(tiny_base_dir), "--validation-size", "1", "--test-size", "1"]
+    env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([sys.executable, str(ROOT / "prepare_dataset.py"), "--output", str(tmp_path / "one"),
+                          *args], capture_output=True, text=True, timeout=600, env=env)
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+                          "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                          str(ROOT / "prepare_dataset.py"), "--output", str(tmp_path / "two"), *args],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert two.returncode == 0, two.stderr[-2000:]
+    from datasets import load_from_disk
+
+    a, b = load_from_disk(str(tmp_path / "one")), load_from_disk(str(tmp_path / "two"))
+    for split in ("train", "validation", "test"):
+        assert a[split].to_dict() == b[split].to_dict(), split
+    report_a = json.loads((tmp_path / "one" / "prepare_report.json").read_text())
+    report_b = json.loads((tmp_path / "two" / "prepare_report.json").read_text())
+    assert report_a == report_b
+    assert not (tmp_path / "two" / ".shards").exists()

@@ -198,3 +198,37 @@ def test_two_processes_make_the_same_dataset_as_one(tmp_path, tiny_base_dir):
     report_b = json.loads((tmp_path / "two" / "prepare_report.json").read_text())
     assert report_a == report_b
     assert not (tmp_path / "two" / ".shards").exists()
+
+
+def test_dataset_card_and_push_to_hub(prepared, inputs, tiny_base_dir, monkeypatch, capsys):
+    """The push path of the CLI with the two network calls recorded instead of made."""
+    import importlib.util
+
+    from datasets import DatasetDict
+    from huggingface_hub import DatasetCard
+
+    from amharic_tts.data.card import dataset_card
+
+    card = dataset_card(prepared.report, license="cc-by-4.0", pretty_name="Demo Amharic")
+    assert card.data.language == ["am"] and card.data.license == "cc-by-4.0"
+    assert card.data.task_categories == ["text-to-speech"]
+    assert "| lecture | srt | ok | 10/11 | 10 |" in card.text and "| broken | srt | failed |" in card.text
+    assert f"{prepared.report['totals']['segments']} segments" in card.text
+
+    pushed = {}
+    monkeypatch.setattr(DatasetDict, "push_to_hub", lambda self, repo, **kw: pushed.update(data=(repo, kw,
+                                                                                           dict(self.num_rows))))
+    monkeypatch.setattr(DatasetCard, "push_to_hub", lambda self, repo, **kw: pushed.update(card=(repo, kw,
+                                                                                           self.content)))
+    spec = importlib.util.spec_from_file_location("prepare_cli", ROOT / "prepare_dataset.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    tmp, _ = inputs
+    code = cli.main(["--output", str(tmp / "pushed"), "--ljspeech", str(DEMO / "ljspeech"), "--base-model",
+                     str(tiny_base_dir), "--push-to-hub", "someone/amharic-demo", "--private"])
+    assert code == 0
+    assert pushed["data"][0] == "someone/amharic-demo" and pushed["data"][1] == {"private": True}
+    assert sum(pushed["data"][2].values()) == 4
+    assert pushed["card"][0] == "someone/amharic-demo" and pushed["card"][1] == {"repo_type": "dataset"}
+    assert "language:\n- am" in pushed["card"][2]
+    assert "pushed to https://huggingface.co/datasets/someone/amharic-demo" in capsys.readouterr().out

@@ -305,6 +305,10 @@ def prepare_dataset(
         raise ValueError(f"source names must be unique, got {names}")
     output_dir = Path(output_dir)
     state = PartialState()
+    if device is None:
+        import torch
+
+        device = f"cuda:{state.local_process_index}" if torch.cuda.is_available() else "cpu"
     mine = list(range(len(specs)))[state.process_index::state.num_processes]
     rows_fp = segmentation_fingerprint([specs[i] for i in mine], config)
     rows = Dataset.from_generator(
@@ -364,10 +368,12 @@ def _add_features(segments, *, base_model, revision, config: PrepareConfig, num_
         return Dataset.from_dict({k: [] for k in features}, features=features)
     signature = base_signature(base_model, [S3GEN_FILE, VOICE_ENCODER_FILE], revision=revision)
     new_fp = _sha("features", fingerprint, segments._fingerprint, signature, config.cache_mel, _code_signature())
+    on_gpu = str(device).startswith("cuda")  # CUDA does not survive the fork of datasets' worker processes
     return segments.map(
         add_features, batched=True, batch_size=config.feature_batch_size, features=features,
         fn_kwargs={"base": str(base_model), "revision": revision, "device": device, "cache_mel": config.cache_mel},
-        num_proc=num_proc if num_proc > 1 else None, new_fingerprint=new_fp, desc="speech tokens, speaker, mel",
+        num_proc=num_proc if num_proc > 1 and not on_gpu else None, new_fingerprint=new_fp,
+        desc="speech tokens, speaker, mel",
     )
 
 

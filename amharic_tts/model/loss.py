@@ -41,6 +41,10 @@ class T3Batch:
     speaker_emb: torch.Tensor  # (B, 256) float
     cond_prompt_speech_tokens: torch.Tensor | None = None  # (B, P) long, P = speech_cond_prompt_len (150)
     emotion_adv: torch.Tensor | None = None  # (B,) float, upstream's default is 0.5
+    # conditioning dropout (classifier-free guidance keeps working): 0 drops that sample's text embeddings
+    # (what upstream's CFG feeds its unconditional branch) or its speech prompt
+    text_keep: torch.Tensor | None = None  # (B,) float 0/1
+    prompt_keep: torch.Tensor | None = None  # (B,) float 0/1
 
     def to(self, device) -> "T3Batch":
         return T3Batch(**{k: (v.to(device) if torch.is_tensor(v) else v) for k, v in vars(self).items()})
@@ -103,6 +107,8 @@ def conditioning_embeds(t3, batch: T3Batch) -> torch.Tensor:
     prompt_emb = None
     if prompt_tokens is not None and prompt_tokens.shape[1] > 0:
         prompt_emb = t3.speech_emb(prompt_tokens) + t3.speech_pos_emb(prompt_tokens)
+        if batch.prompt_keep is not None:
+            prompt_emb = prompt_emb * batch.prompt_keep.to(prompt_emb.dtype)[:, None, None]
     else:
         prompt_tokens = None
     emotion = batch.emotion_adv
@@ -128,7 +134,10 @@ def build_layout(t3, batch: T3Batch) -> T3Layout:
     cond = conditioning_embeds(t3, batch)  # (B, C, D)
     text_tokens = _without_padding(batch.text_tokens, batch.text_token_lens)
     speech_tokens = _without_padding(batch.speech_tokens, batch.speech_token_lens)
-    text = t3.text_emb(text_tokens) + t3.text_pos_emb(text_tokens)  # (B, Tt, D)
+    text = t3.text_emb(text_tokens)
+    if batch.text_keep is not None:  # as upstream's CFG: the text embedding zeroed, its positions kept
+        text = text * batch.text_keep.to(text.dtype)[:, None, None]
+    text = text + t3.text_pos_emb(text_tokens)  # (B, Tt, D)
     speech = t3.speech_emb(speech_tokens) + t3.speech_pos_emb(speech_tokens)  # (B, Ts, D)
     B, C, D = cond.shape
     Tt, Ts = text.shape[1], speech.shape[1]
@@ -181,12 +190,14 @@ def t3_loss(t3, batch: T3Batch, *, text_loss_weight: float = 0.1, check: bool = 
     speech_losses, speech_hits = _next_token_ce(t3.speech_head, speech_hidden, batch.speech_tokens[:, 1:],
                                                 speech_valid)
 
-    # text: position C + j (0..Tt-2) predicts text token j+1
+    # text: position C + j (0..Tt-2) predicts text token j+1 (not scored where the text was dropped)
     text_valid = torch.arange(Tt - 1, device=hidden.device)[None] < (batch.text_token_lens - 1)[:, None]
+    if batch.text_keep is not None:
+        text_valid = text_valid & (batch.text_keep > 0)[:, None]
     text_losses, _ = _next_token_ce(t3.text_head, hidden[:, C:C + Tt - 1], batch.text_tokens[:, 1:], text_valid)
 
     speech_loss = speech_losses.mean()
-    text_loss = text_losses.mean()
+    text_loss = text_losses.mean() if text_losses.numel() else speech_losses.sum() * 0.0
     sample = torch.arange(B, device=hidden.device)[:, None].expand_as(speech_valid)[speech_valid]
     per_sample = torch.zeros(B, device=hidden.device).index_add(0, sample, speech_losses.detach())
     per_sample = per_sample / (batch.speech_token_lens - 1).to(per_sample.dtype)
@@ -229,7 +240,7 @@ def greedy_speech_tokens(t3, batch: T3Batch, *, max_new_tokens: int = 200) -> li
     for _ in range(max_new_tokens):
         lens = torch.full((B,), tokens.shape[1], dtype=torch.long, device=device)
         step = T3Batch(batch.text_tokens, batch.text_token_lens, tokens, lens, batch.speaker_emb,
-                       batch.cond_prompt_speech_tokens, batch.emotion_adv)
+                       batch.cond_prompt_speech_tokens, batch.emotion_adv, batch.text_keep, batch.prompt_keep)
         layout = build_layout(t3, step)
         hidden = backbone_hidden(t3, layout)
         last = layout.speech_positions(tokens.shape[1])[:, -1]

@@ -148,3 +148,22 @@ def test_200_steps_on_4_samples_memorise_them_and_greedy_decoding_reproduces_the
     for b, tokens in enumerate(generated):
         expected = batch.speech_tokens[b, 1:batch.speech_token_lens[b] - 1]  # without start/stop speech
         assert torch.equal(tokens, expected), b
+
+
+def test_conditioning_dropout_zeroes_text_as_upstream_cfg_does_and_skips_its_text_loss(t3):
+    t3.eval()
+    batch = random_batch(t3, [7, 9], [12, 10], seed=12)
+    dropped = T3Batch(**{**vars(batch), "text_keep": torch.tensor([0.0, 1.0]),
+                         "prompt_keep": torch.tensor([1.0, 0.0])})
+    layout = build_layout(t3, dropped)
+    C = layout.cond_len
+    positions = t3.text_pos_emb(batch.text_tokens)
+    assert torch.equal(layout.inputs_embeds[0, C:C + 7], positions[:7])  # text embedding zeroed, positions kept
+    assert not torch.equal(layout.inputs_embeds[1, C:C + 9], positions[:9])
+    with torch.no_grad():
+        full, part = t3_loss(t3, batch), t3_loss(t3, dropped)
+    assert part.num_text_targets == 8 and full.num_text_targets == 6 + 8
+    assert not torch.allclose(part.speech_loss_per_sample[0], full.speech_loss_per_sample[0])  # text dropped
+    assert not torch.allclose(part.speech_loss_per_sample[1], full.speech_loss_per_sample[1])  # prompt dropped
+    all_dropped = T3Batch(**{**vars(batch), "text_keep": torch.zeros(2)})
+    assert t3_loss(t3, all_dropped).text_loss.item() == 0.0

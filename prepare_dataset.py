@@ -75,7 +75,7 @@ def main(argv=None) -> int:
                                  num_proc=num_proc, cache_dir=args.cache_dir, device=args.device)
         from accelerate import PartialState
 
-        if not PartialState().is_main_process:
+        if not PartialState().is_main_process:  # already initialised by prepare_dataset
             return 0
         print(summarize(result.report))
         print(f"wrote {result.output_dir} (report: {result.output_dir / 'prepare_report.json'})")

@@ -1,23 +1,30 @@
 #!/usr/bin/env python
-"""Fine-tune Chatterbox's T3 for Amharic: `accelerate launch train_t3.py configs/train/amharic.yaml [--key value ...]`
-(plain `python train_t3.py ...` works too). The YAML fills the model / data / training arguments; flags override it."""
+"""Fine-tune Chatterbox's T3 for Amharic.
 
-import argparse
+    accelerate launch train_t3.py configs/train/amharic.yaml [--key value ...]
+    python train_t3.py configs/train/smoke.yaml --output_dir runs/smoke
 
+The YAML fills the model / data / training arguments (HfArgumentParser); flags after it override it.
+`--resume_from_checkpoint latest` continues the newest complete checkpoint in output_dir.
+"""
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("config", help="a YAML file under configs/train/")
-    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="--key value pairs that override the YAML")
-    return parser
+import sys
 
-
-def main(argv=None) -> int:
-    build_parser().parse_args(argv)
-    from amharic_tts.cli import step_not_available
-
-    return step_not_available("train_t3.py", 6, "training")
-
+from amharic_tts.training.run import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:2]):
+        print(__doc__)
+        from transformers import HfArgumentParser
+
+        from amharic_tts.training.args import DataArguments, ModelArguments, T3TrainingArguments
+
+        import re
+
+        parser = HfArgumentParser((ModelArguments, DataArguments, T3TrainingArguments))
+        for action in parser._actions:  # transformers 5.2 has a bare "%" in a help text, which argparse rejects
+            if action.help:
+                action.help = re.sub(r"%(?!\()", "%%", action.help)
+        parser.print_help()
+        sys.exit(0)
+    sys.exit(main())

@@ -51,3 +51,24 @@ def built_tokenizer(tmp_path_factory, tiny_base_dir, amharic_lines):
     base_json = (tiny_base_dir / "grapheme_mtl_merged_expanded_v1.json").read_text(encoding="utf-8")
     report = build_tokenizer(amharic_lines, base_json, out, TokenizerBuildConfig(vocab_size=300, held_out_every=10))
     return out, report
+
+
+@pytest.fixture(scope="session")
+def demo_run_inputs(tmp_path_factory, tiny_base_dir):
+    """The demo sample prepared (lecture + LJSpeech folder) and a tokenizer built from it, on the tiny base."""
+    from pathlib import Path
+
+    from amharic_tts.data.prepare import PrepareConfig, prepare_dataset
+    from amharic_tts.data.sources import collect_sources
+    from amharic_tts.text.tokenizer import TokenizerBuildConfig, build_tokenizer, read_text_sources
+
+    demo = Path(__file__).parent.parent / "samples" / "demo"
+    out = tmp_path_factory.mktemp("demo_run")
+    specs = collect_sources(srt_pairs=[(str(demo / "lecture.webm"), str(demo / "lecture.srt"))],
+                            ljspeech=[str(demo / "ljspeech")])
+    prepare_dataset(specs, out / "data", PrepareConfig(validation_size=1, test_size=1),
+                    base_model=str(tiny_base_dir))
+    base_json = (tiny_base_dir / "grapheme_mtl_merged_expanded_v1.json").read_text(encoding="utf-8")
+    build_tokenizer(read_text_sources([out / "data"]), base_json, out / "tokenizer",
+                    TokenizerBuildConfig(vocab_size=150))
+    return {"base": tiny_base_dir, "data": out / "data", "tokenizer": out / "tokenizer"}

@@ -303,11 +303,12 @@ def prepare_dataset(
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"source names must be unique, got {names}")
-    output_dir = Path(output_dir)
-    state = PartialState()
-    if device is None:
-        import torch
+    import torch
 
+    output_dir = Path(output_dir)
+    # without a GPU, processes started by `accelerate launch --multi_gpu` (torch.distributed) talk over gloo
+    state = PartialState(cpu=not torch.cuda.is_available() or str(device).startswith("cpu"))
+    if device is None:
         device = f"cuda:{state.local_process_index}" if torch.cuda.is_available() else "cpu"
     mine = list(range(len(specs)))[state.process_index::state.num_processes]
     rows_fp = segmentation_fingerprint([specs[i] for i in mine], config)

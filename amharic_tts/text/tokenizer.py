@@ -69,6 +69,7 @@ class AmharicTokenizer:
     def __init__(self, tokenizer, config: dict):
         self.tokenizer = tokenizer
         self.config = config
+        self.source_dir: str | None = None  # the directory it was read from, if any
         self.normalizer = NormalizerConfig.from_dict(config.get("normalizer"))
         vocab = tokenizer.get_vocab()
         self.language_token_id = vocab[config.get("language_token", LANGUAGE_TOKEN)]
@@ -83,7 +84,9 @@ class AmharicTokenizer:
             if not (directory / name).is_file():
                 raise FileNotFoundError(f"{directory} has no {name}: is it a directory written by build_tokenizer.py?")
         config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-        return cls(Tokenizer.from_file(str(directory / TOKENIZER_FILE)), config)
+        tokenizer = cls(Tokenizer.from_file(str(directory / TOKENIZER_FILE)), config)
+        tokenizer.source_dir = str(directory)
+        return tokenizer
 
     @property
     def vocab_size(self) -> int:

@@ -184,8 +184,11 @@ def test_two_processes_make_the_same_dataset_as_one(tmp_path, tiny_base_dir):
     one = subprocess.run([sys.executable, str(ROOT / "prepare_dataset.py"), "--output", str(tmp_path / "one"),
                           *args], capture_output=True, text=True, timeout=600, env=env)
     assert one.returncode == 0, one.stderr[-2000:]
-    two = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+    # --multi_gpu is accelerate's torch.distributed launcher; with no GPU the processes use gloo on the CPU
+    # (--cpu would start a single process)
+    two = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                          "--main_process_port", str(_free_port()),
                           str(ROOT / "prepare_dataset.py"), "--output", str(tmp_path / "two"), *args],
                          capture_output=True, text=True, timeout=600, env=env)
     assert two.returncode == 0, two.stderr[-2000:]
@@ -232,3 +235,11 @@ def test_dataset_card_and_push_to_hub(prepared, inputs, tiny_base_dir, monkeypat
     assert pushed["card"][0] == "someone/amharic-demo" and pushed["card"][1] == {"repo_type": "dataset"}
     assert "language:\n- am" in pushed["card"][2]
     assert "pushed to https://huggingface.co/datasets/someone/amharic-demo" in capsys.readouterr().out
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

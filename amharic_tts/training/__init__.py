@@ -1,0 +1,1 @@
+"""Training: arguments, collator, length-grouped sampling, the Trainer subclass and its callbacks."""

@@ -1,0 +1,271 @@
+"""``train_t3.py``: fine-tune T3 for Amharic with ``accelerate launch`` (or plain ``python``).
+
+Steps: 1 configuration, 2 tokenizer, 3 dataset, 4 base T3 extended to the tokenizer, 5 preprocessing (text ids,
+lengths, filtering of too-long samples with counts), 6 trainer, 7 training (optionally resumed), 8 final save and
+summary. Everything a run used is saved in its output folder: ``train_config.yaml``, ``tokenizer/`` and
+``t3_config.json``, so checkpoints load on their own (:func:`load_trained_t3`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+logger = logging.getLogger("amharic_tts.train")
+
+CONFIG_FILE = "train_config.yaml"
+T3_CONFIG_FILE = "t3_config.json"
+TOKENIZER_DIR = "tokenizer"
+REQUIRED_COLUMNS = ("text", "speech_tokens", "speaker_emb", "speaker")
+
+
+class TrainingSetupError(ValueError):
+    """The configuration, dataset or tokenizer cannot make a run; raised before any training starts."""
+
+
+def load_tokenizer(name_or_path: str, revision: str | None = None):
+    from amharic_tts.text.tokenizer import AmharicTokenizer
+
+    if not name_or_path:
+        raise TrainingSetupError("no tokenizer: set `tokenizer:` (a directory from build_tokenizer.py or a Hub repo)")
+    path = Path(name_or_path)
+    if not path.is_dir():
+        if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1:
+            raise TrainingSetupError(f"tokenizer directory {name_or_path} does not exist")
+        from huggingface_hub import snapshot_download
+
+        path = Path(snapshot_download(name_or_path, revision=revision,
+                                      allow_patterns=["tokenizer.json", "tokenizer_config.json"]))
+    try:
+        return AmharicTokenizer.from_dir(path)
+    except FileNotFoundError as err:
+        raise TrainingSetupError(str(err)) from err
+
+
+def load_splits(data_args):
+    """``{split: Dataset}`` for the train and eval splits, from a prepared directory or a Hub dataset."""
+    import datasets
+
+    name = data_args.dataset
+    if not name:
+        raise TrainingSetupError("no dataset: set `dataset:` (a directory from prepare_dataset.py or a Hub repo)")
+    try:
+        if Path(name).is_dir():
+            data = datasets.load_from_disk(name)
+        elif name.startswith((".", "/", "~")):
+            raise TrainingSetupError(f"dataset directory {name} does not exist")
+        else:
+            data = datasets.load_dataset(name, revision=data_args.dataset_revision)
+    except TrainingSetupError:
+        raise
+    except Exception as err:
+        raise TrainingSetupError(f"cannot load the dataset {name}: {type(err).__name__}: {err}") from err
+    if not isinstance(data, datasets.DatasetDict):
+        data = datasets.DatasetDict({data_args.train_split: data})
+    if data_args.train_split not in data:
+        raise TrainingSetupError(f"the dataset {name} has no split {data_args.train_split!r} (it has {list(data)})")
+    missing = [c for c in REQUIRED_COLUMNS if c not in data[data_args.train_split].column_names]
+    if missing:
+        raise TrainingSetupError(f"the dataset {name} has no {', '.join(missing)} column(s): prepare it with "
+                                 "prepare_dataset.py, which adds speech tokens and speaker embeddings")
+    eval_split = data.get(data_args.eval_split)
+    return data[data_args.train_split], eval_split
+
+
+def build_model(model_args, tokenizer):
+    """The base T3 extended to the tokenizer's vocabulary, with the chosen parameters trainable."""
+    from amharic_tts.model.base import load_t3
+    from amharic_tts.model.vocab import (LoraOptions, TrainableOptions, apply_lora, configure_trainable,
+                                         extend_for_tokenizer)
+
+    t3 = load_t3(model_args.base_model, checkpoint=model_args.base_checkpoint, revision=model_args.base_revision)
+    base_rows = t3.text_emb.num_embeddings
+    if tokenizer.vocab_size < base_rows:
+        raise TrainingSetupError(f"the tokenizer has {tokenizer.vocab_size} ids, fewer than the base model's "
+                                 f"{base_rows}: it was not built from this base (build_tokenizer.py --base-model)")
+    try:
+        extend_for_tokenizer(t3, tokenizer, init=model_args.init_new_rows,
+                             freeze_base_rows=model_args.freeze_base_text_rows)
+    except ValueError as err:
+        raise TrainingSetupError(str(err)) from err
+    if model_args.use_lora:
+        apply_lora(t3, LoraOptions(model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout,
+                                   tuple(model_args.lora_target_modules)))
+    configure_trainable(t3, TrainableOptions(
+        freeze_base_text_rows=model_args.freeze_base_text_rows, freeze_backbone=model_args.freeze_backbone,
+        freeze_conditioning=model_args.freeze_conditioning, freeze_speech=model_args.freeze_speech,
+        freeze_text_positions=model_args.freeze_text_positions, only_new_text_rows=model_args.only_new_text_rows))
+    return t3
+
+
+def preprocess(dataset, tokenizer, hp, data_args, *, max_samples=None, split="train", keep_audio=False):
+    """Text ids and lengths; samples longer than the position tables (or the configured limits) are dropped
+    and counted, never truncated (a truncated sample teaches the model to stop early)."""
+    keep_columns = ["speech_tokens", "speaker_emb", "speaker", "text"]
+    if keep_audio and "audio" in dataset.column_names:  # voice references for audio samples
+        keep_columns.append("audio")
+    dataset = dataset.select_columns(keep_columns)
+    if max_samples is not None:
+        dataset = dataset.select(range(min(max_samples, len(dataset))))
+    max_text = min(data_args.max_text_tokens or hp.max_text_tokens, hp.max_text_tokens)
+    max_speech = min(data_args.max_speech_tokens or hp.max_speech_tokens, hp.max_speech_tokens)
+
+    def add(row):
+        ids = tokenizer.text_ids(row["text"])
+        return {"text_ids": ids, "length": len(ids) + len(row["speech_tokens"]) + 2}
+
+    dataset = dataset.map(add, num_proc=data_args.preprocessing_num_workers, desc=f"tokenizing {split}")
+    before = len(dataset)
+    dataset = dataset.filter(lambda row: len(row["text_ids"]) <= max_text
+                             and len(row["speech_tokens"]) + 2 <= max_speech, desc=f"length limits {split}")
+    dropped = before - len(dataset)
+    if dropped:
+        logger.warning("%s: %d of %d samples are longer than the limits (text %d, speech %d tokens) and are left "
+                       "out", split, dropped, before, max_text, max_speech)
+    dataset = dataset.add_column("_index", list(range(len(dataset))))
+    return dataset, dropped
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from amharic_tts.cli import UserError, load_yaml, run_cli
+
+    parser = argparse.ArgumentParser(prog="train_t3.py", description="Fine-tune Chatterbox's T3 for Amharic: "
+                                     "accelerate launch train_t3.py CONFIG.yaml [--key value ...]")
+    parser.add_argument("config", help="a YAML file under configs/train/")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args, overrides = parser.parse_known_args(argv)
+
+    def run() -> int:
+        from amharic_tts.training.args import parse_config
+
+        settings = load_yaml(args.config)
+        try:
+            model_args, data_args, training_args = parse_config(settings, overrides)
+        except ValueError as err:
+            raise UserError(f"{args.config}: {err}") from err
+        return train(model_args, data_args, training_args)
+
+    return run_cli(run, debug=args.debug)
+
+
+def train(model_args, data_args, training_args) -> int:
+    import yaml
+    from transformers import set_seed
+
+    from amharic_tts.model.base import t3_config_to_dict
+    from amharic_tts.training.args import resolved_config
+    from amharic_tts.training.collator import T3Collator
+    from amharic_tts.training.trainer import StopControlCallback, T3Trainer, T3TrainingModel, latest_checkpoint
+
+    started = time.time()
+    # 1. configuration
+    set_seed(training_args.seed)
+    output_dir = Path(training_args.output_dir)
+    # 2-4. tokenizer, dataset, model: every check runs before training starts
+    tokenizer = load_tokenizer(model_args.tokenizer)
+    train_raw, eval_raw = load_splits(data_args)
+    t3 = build_model(model_args, tokenizer)
+    hp = t3.hp
+    # 5. preprocessing (once, on the main process first)
+    with training_args.main_process_first(desc="preprocessing"):
+        train_set, _ = preprocess(train_raw, tokenizer, hp, data_args, max_samples=data_args.max_train_samples)
+        eval_set = None
+        if eval_raw is not None and len(eval_raw) and training_args.eval_strategy != "no":
+            eval_set, _ = preprocess(eval_raw, tokenizer, hp, data_args, max_samples=data_args.max_eval_samples,
+                                     split="validation", keep_audio=True)
+    if len(train_set) == 0:
+        raise TrainingSetupError("no training samples are left after the length limits")
+    if training_args.process_index == 0:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / CONFIG_FILE).write_text(yaml.safe_dump(
+            resolved_config(model_args, data_args, training_args), allow_unicode=True, sort_keys=False),
+            encoding="utf-8")
+        (output_dir / T3_CONFIG_FILE).write_text(json.dumps(t3_config_to_dict(hp, with_llama_config=True),
+                                                            indent=2) + "\n", encoding="utf-8")
+        shutil.copytree(Path(tokenizer_dir(tokenizer)), output_dir / TOKENIZER_DIR, dirs_exist_ok=True)
+    # 6. trainer
+    collator_args = dict(start_speech=hp.start_speech_token, stop_speech=hp.stop_speech_token,
+                         prompt_tokens=data_args.prompt_tokens or hp.speech_cond_prompt_len,
+                         prompt_from_same_speaker=data_args.prompt_from_same_speaker,
+                         emotion_adv=data_args.emotion_adv)
+    collator = T3Collator(train_set, text_dropout=data_args.text_dropout, prompt_dropout=data_args.prompt_dropout,
+                          speaker_dropout=data_args.speaker_dropout,
+                          seed=training_args.seed + training_args.process_index, **collator_args)
+    model = T3TrainingModel(t3, text_loss_weight=model_args.text_loss_weight)
+    trainer = T3Trainer(model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set,
+                        collator=collator)
+    if eval_set is not None:
+        trainer.eval_collator = T3Collator(eval_set, **collator_args)
+    trainer.add_callback(StopControlCallback(trainer))
+    if eval_set is not None and training_args.num_samples > 0:
+        from amharic_tts.training.samples import AudioSampleCallback
+
+        trainer.add_callback(AudioSampleCallback(trainer, model_args, eval_set, tokenizer))
+    # 7. training
+    resume = training_args.resume_from_checkpoint
+    if resume == "latest":
+        resume = latest_checkpoint(str(output_dir))
+        if resume is None:
+            logger.info("no checkpoint in %s yet: starting from the beginning", output_dir)
+    elif resume and not Path(resume).is_dir():
+        raise TrainingSetupError(f"checkpoint {resume} does not exist")
+    result = trainer.train(resume_from_checkpoint=resume or None)
+    # 8. final save and summary
+    if trainer.stop_reason == "non_finite":
+        raise TrainingSetupError(f"stopped after {training_args.max_bad_steps} non-finite losses in a row at step "
+                                 f"{trainer.state.global_step}; the last good state is in "
+                                 f"{latest_checkpoint(str(output_dir))}. Lower the learning rate or check the data.")
+    if trainer.stop_reason != "signal":
+        trainer.save_model(str(output_dir))
+    seconds = time.time() - started
+    tokens = collator.total_real_tokens * training_args.world_size
+    if training_args.process_index == 0:
+        summary = {"steps": trainer.state.global_step, "train_loss": round(result.training_loss, 4),
+                   "tokens_seen": tokens, "wall_seconds": round(seconds, 1),
+                   "tokens_per_second": round(tokens / seconds, 1), "stopped_by": trainer.stop_reason or "end",
+                   "output_dir": str(output_dir)}
+        (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+def tokenizer_dir(tokenizer) -> str:
+    return tokenizer.source_dir
+
+
+def load_trained_t3(path: str | os.PathLike, *, merge: bool = True):
+    """Upstream ``T3`` with the weights of a run's folder or one of its checkpoints (LoRA merged).
+
+    Returns a plain ``T3(T3Config(text_tokens_dict_size=N))``: what upstream chatterbox loads.
+    """
+    import yaml
+    from safetensors.torch import load_file
+
+    from amharic_tts.model.base import build_t3, t3_config_from_dict
+    from amharic_tts.model.vocab import LoraOptions, apply_lora, extend_text_vocab, merge_lora
+
+    path = Path(path)
+    run_dir = path if (path / CONFIG_FILE).is_file() else path.parent
+    config = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    hp = t3_config_from_dict(json.loads((run_dir / T3_CONFIG_FILE).read_text(encoding="utf-8")))
+    size = hp.text_tokens_dict_size
+    base = json.loads((run_dir / TOKENIZER_DIR / "tokenizer_config.json").read_text(encoding="utf-8"))
+    hp.text_tokens_dict_size = int(base["base_vocab_size"])
+    t3 = extend_text_vocab(build_t3(hp), size, noise_std=0.0)
+    model_config = config["model"]
+    if model_config.get("use_lora"):
+        apply_lora(t3, LoraOptions(model_config["lora_r"], model_config["lora_alpha"], model_config["lora_dropout"],
+                                   tuple(model_config["lora_target_modules"])))
+    state = load_file(str(path / "model.safetensors"))
+    t3.load_state_dict({k.removeprefix("t3."): v for k, v in state.items()}, strict=True)
+    if merge:
+        merge_lora(t3)
+    plain = build_t3(t3.hp)
+    plain.load_state_dict(t3.state_dict(), strict=True)
+    return plain.eval()

@@ -1,0 +1,246 @@
+"""``T3Trainer``: ``transformers.Trainer`` for the extended T3, with what TTS fine-tuning needs on top.
+
+- The model is :class:`T3TrainingModel`, a thin ``nn.Module`` around upstream's ``T3`` whose forward is
+  :func:`amharic_tts.model.loss.t3_loss`; the speech loss, text loss and speech-token accuracy are logged next
+  to the loss, with the share of real (non-pad) positions in the batches.
+- No weight decay on embeddings, norms and biases; frozen parameters never reach the optimizer.
+- Evaluation: token-weighted speech loss, accuracy and perplexity on the validation split.
+- A non-finite loss skips its backward pass (every process agrees); ``max_bad_steps`` in a row stop the run
+  after a checkpoint of the last good state.
+- SIGINT/SIGTERM: checkpoint at the next step boundary and a clean exit; a second signal exits at once.
+- Checkpoints are written to ``tmp-checkpoint-N`` and renamed to ``checkpoint-N`` when complete, so a kill
+  while saving never leaves a half checkpoint that resuming from ``latest`` would pick.
+- The length-grouped sampler is seeded per epoch, and the collator's randomness lives in the RNG state the
+  Trainer checkpoints, so a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import signal
+import time
+
+import torch
+from torch import nn
+from transformers import Trainer, TrainerCallback
+
+from amharic_tts.model.loss import T3Batch, t3_loss
+from amharic_tts.training.sampler import SeededLengthGroupedSampler
+
+logger = logging.getLogger(__name__)
+
+TMP_PREFIX = "tmp-checkpoint"
+
+
+class T3TrainingModel(nn.Module):
+    """Upstream ``T3`` (as ``self.t3``) with the training loss as its forward."""
+
+    accepts_loss_kwargs = False  # the loss is a mean per micro-batch; the Trainer scales for accumulation
+
+    def __init__(self, t3, text_loss_weight: float = 0.1):
+        super().__init__()
+        self.t3 = t3
+        self.text_loss_weight = text_loss_weight
+
+    def forward(self, text_tokens, text_token_lens, speech_tokens, speech_token_lens, speaker_emb,
+                cond_prompt_speech_tokens=None, emotion_adv=None, text_keep=None, prompt_keep=None):
+        batch = T3Batch(text_tokens, text_token_lens, speech_tokens, speech_token_lens, speaker_emb,
+                        cond_prompt_speech_tokens, emotion_adv, text_keep, prompt_keep)
+        out = t3_loss(self.t3, batch, text_loss_weight=self.text_loss_weight, check=False)
+        return {"loss": out.loss, "speech_loss": out.speech_loss.detach(), "text_loss": out.text_loss.detach(),
+                "speech_accuracy": out.speech_accuracy.detach(),
+                "num_speech_targets": torch.tensor(out.num_speech_targets, device=out.loss.device)}
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs=None):
+        self.t3.tfmr.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gradient_checkpointing_kwargs)
+
+
+class T3Trainer(Trainer):
+    def __init__(self, *args, collator=None, **kwargs):
+        super().__init__(*args, data_collator=collator, **kwargs)
+        self.collator = collator
+        self.eval_collator = None  # a collator over the evaluation set (prompts come from its own rows)
+        self.bad_steps = 0
+        self.stop_reason: str | None = None
+        self._parts: dict[str, float] = {}
+        self._parts_count = 0
+        self._start_time = None
+
+    # ------------------------------------------------------------------ optimisation
+    def get_decay_parameter_names(self, model) -> list[str]:
+        no_decay = ("emb", "norm", "bias")
+        return [name for name in super().get_decay_parameter_names(model)
+                if not any(part in name for part in no_decay)]
+
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy == "group_by_length" and "length" in dataset.column_names:
+            return SeededLengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                              dataset["length"], seed=self.args.seed)
+        return super()._get_train_sampler(train_dataset)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        if model.training:
+            for key in ("speech_loss", "text_loss", "speech_accuracy"):
+                self._parts[key] = self._parts.get(key, 0.0) + float(outputs[key])
+            self._parts_count += 1
+        return (outputs["loss"], outputs) if return_outputs else outputs["loss"]
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        model.train()
+        inputs = self._prepare_inputs(inputs)
+        with self.compute_loss_context_manager():
+            loss = self.compute_loss(model, inputs)
+        bad = torch.tensor(float(not torch.isfinite(loss).item()), device=loss.device)
+        if self.accelerator.num_processes > 1:
+            bad = self.accelerator.reduce(bad, reduction="sum")
+        if bad.item() > 0:
+            self.bad_steps += 1
+            logger.warning("non-finite loss at step %d (%d in a row): this batch is skipped",
+                           self.state.global_step + 1, self.bad_steps)
+            return torch.zeros((), device=loss.device)
+        self.bad_steps = 0
+        loss = loss / self.current_gradient_accumulation_steps
+        self.accelerator.backward(loss)
+        return loss.detach()
+
+    # ------------------------------------------------------------------ logging
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs and self._parts_count:
+            for key, total in self._parts.items():
+                logs[key] = round(total / self._parts_count, 4)
+            self._parts, self._parts_count = {}, 0
+            share = self.collator.take_padding_statistics() if self.collator else None
+            if share is not None:
+                logs["real_token_share"] = round(share, 4)
+        super().log(logs, start_time) if start_time is not None else super().log(logs)
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
+        if dataset is None or len(dataset) == 0:
+            return {}
+        collator = self.eval_collator or self.collator
+        train_collator, self.data_collator = self.data_collator, collator
+        try:
+            dataloader = self.get_eval_dataloader(dataset)
+        finally:
+            self.data_collator = train_collator
+        model = self.model
+        was_training = model.training
+        model.eval()
+        totals = torch.zeros(3, device=self.args.device)  # loss * n, hits, n
+        with collator.evaluating() if collator else _nothing():
+            with torch.no_grad():
+                for inputs in dataloader:
+                    inputs = self._prepare_inputs(inputs)
+                    with self.compute_loss_context_manager():
+                        out = model(**inputs)
+                    n = out["num_speech_targets"].float()
+                    totals += torch.stack([out["speech_loss"].float() * n, out["speech_accuracy"].float() * n, n])
+        totals = self.accelerator.reduce(totals, reduction="sum") if self.accelerator.num_processes > 1 else totals
+        model.train(was_training)
+        loss = (totals[0] / totals[2]).item()
+        metrics = {f"{metric_key_prefix}_loss": loss, f"{metric_key_prefix}_speech_loss": loss,
+                   f"{metric_key_prefix}_speech_accuracy": (totals[1] / totals[2]).item(),
+                   f"{metric_key_prefix}_perplexity": math.exp(min(loss, 50.0)),
+                   f"{metric_key_prefix}_speech_targets": int(totals[2].item())}
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save_checkpoint(self, model, trial):
+        """Everything a checkpoint holds, written under a temporary name and renamed when complete."""
+        from transformers.trainer_utils import rotate_checkpoints
+
+        run_dir = self._get_output_dir(trial=trial)
+        final = os.path.join(run_dir, f"checkpoint-{self.state.global_step}")
+        staging = os.path.join(run_dir, f"{TMP_PREFIX}-{self.state.global_step}")
+        if self.args.should_save and os.path.isdir(staging):
+            shutil.rmtree(staging)
+        self.accelerator.wait_for_everyone()
+        self.store_flos()
+        self.save_model(staging, _internal_call=True)
+        if not self.args.save_only_model:
+            self._save_optimizer_and_scheduler(staging)
+            self._save_scaler(staging)
+            self._save_rng_state(staging)
+
+        if self.args.should_save:
+            self.state.save_to_json(os.path.join(staging, "trainer_state.json"))
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            if os.path.isdir(final):
+                shutil.rmtree(final)
+            os.replace(staging, final)
+            rotate_checkpoints(output_dir=run_dir, save_total_limit=self.args.save_total_limit,
+                               best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
+        self.accelerator.wait_for_everyone()
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def latest_checkpoint(output_dir: str) -> str | None:
+    """The complete checkpoint with the highest step (``tmp-checkpoint-*`` never counts)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+
+
+class StopControlCallback(TrainerCallback):
+    """Graceful stop on SIGINT/SIGTERM and after ``max_bad_steps`` non-finite losses in a row; also tells the
+    collator which epoch it is in (its per-sample randomness depends on it)."""
+
+    def __init__(self, trainer: T3Trainer):
+        self.trainer = trainer
+        self.signalled = 0
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        self.signalled += 1
+        if self.signalled > 1:
+            logger.error("second signal: exiting now without a checkpoint")
+            os._exit(128 + signum)
+        logger.warning("signal %d: saving a checkpoint at the next step boundary, then stopping "
+                       "(send it again to exit at once)", signum)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.trainer._start_time = time.time()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+
+    def on_train_end(self, args, state, control, **kwargs):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if self.trainer.collator is not None:  # a resumed run starts inside an epoch: floor, not round
+            self.trainer.collator.epoch = int(math.floor(state.epoch + 1e-9))
+
+    def on_step_end(self, args, state, control, **kwargs):
+        stop = torch.tensor(float(self.signalled > 0), device=args.device)
+        if self.trainer.accelerator.num_processes > 1:
+            stop = self.trainer.accelerator.reduce(stop, reduction="sum")
+        if stop.item() > 0:
+            self.trainer.stop_reason = "signal"
+        elif self.trainer.bad_steps >= args.max_bad_steps:
+            self.trainer.stop_reason = "non_finite"
+        if self.trainer.stop_reason:
+            control.should_save = True
+            control.should_training_stop = True
+        return control

@@ -1,0 +1,199 @@
+"""train_t3.py on the tiny base and the prepared demo sample (CPU)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from amharic_tts.training import run
+from amharic_tts.training.trainer import T3Trainer, T3TrainingModel, latest_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = str(ROOT / "configs" / "train" / "smoke.yaml")
+
+
+def args_for(inputs, output_dir, *extra):
+    return [SMOKE, "--base_model", str(inputs["base"]), "--tokenizer", str(inputs["tokenizer"]),
+            "--dataset", str(inputs["data"]), "--output_dir", str(output_dir), *extra]
+
+
+def history(output_dir):
+    checkpoint = latest_checkpoint(str(output_dir))
+    return json.loads((Path(checkpoint) / "trainer_state.json").read_text())["log_history"]
+
+
+@pytest.fixture(scope="module")
+def smoke(demo_run_inputs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    code = run.main(args_for(demo_run_inputs, out, "--max_steps", "12", "--eval_steps", "6", "--save_steps", "6",
+                             "--logging_steps", "3", "--learning_rate", "0.002"))
+    assert code == 0
+    return out
+
+
+def test_smoke_run_trains_evaluates_and_writes_everything(smoke, demo_run_inputs):
+    logs = history(smoke)
+    train_logs = [l for l in logs if "speech_loss" in l]
+    assert train_logs[-1]["speech_loss"] < train_logs[0]["speech_loss"] - 2.0
+    assert train_logs[-1]["speech_accuracy"] > train_logs[0]["speech_accuracy"]
+    assert all(0.5 < l["real_token_share"] <= 1.0 for l in train_logs)
+    evals = [l for l in logs if "eval_speech_loss" in l]
+    assert len(evals) == 2 and evals[0]["eval_speech_targets"] > 0 and evals[0]["eval_perplexity"] > 1
+    assert sorted(p.name for p in smoke.glob("checkpoint-*")) == ["checkpoint-12", "checkpoint-6"]
+    assert not list(smoke.glob("tmp-checkpoint-*"))
+    config = (smoke / "train_config.yaml").read_text()
+    assert "max_steps: 12" in config and str(demo_run_inputs["tokenizer"]) in config
+    assert (smoke / "tokenizer" / "tokenizer.json").is_file() and (smoke / "t3_config.json").is_file()
+    summary = json.loads((smoke / "train_summary.json").read_text())
+    assert summary["steps"] == 12 and summary["tokens_seen"] > 0 and summary["stopped_by"] == "end"
+    samples = json.loads((smoke / "samples" / "step-12" / "samples.json").read_text())
+    assert samples[0]["text"] and Path(samples[0]["wav"]).is_file()  # rendered through S3Gen
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(next((smoke / "runs").iterdir())), size_guidance={"audio": 0, "scalars": 0})
+    events.Reload()
+    assert "samples/0" in events.Tags()["audio"]
+    assert {"train/speech_loss", "train/speech_accuracy", "eval/speech_loss"} <= set(events.Tags()["scalars"])
+
+
+def test_pretrained_text_rows_are_bit_identical_after_training(smoke, demo_run_inputs):
+    base = load_file(str(demo_run_inputs["base"] / "t3_mtl23ls_v3.safetensors"))
+    trained = load_file(str(smoke / "model.safetensors"))
+    for name in ("text_emb.weight", "text_head.weight"):
+        assert torch.equal(trained[f"t3.{name}"][:2454], base[name])
+        assert not torch.equal(trained[f"t3.{name}"][2454:], trained[f"t3.{name}"][2454:].mean(0).expand(
+            trained[f"t3.{name}"].shape[0] - 2454, -1))
+    assert not torch.equal(trained["t3.speech_head.weight"], base["speech_head.weight"])  # the rest trained
+
+
+def test_the_trained_model_loads_in_upstream_t3_strictly(smoke):
+    from chatterbox.models.t3 import T3
+
+    from amharic_tts.model.base import load_t3_config
+
+    config = load_t3_config(smoke)  # t3_config.json saved with the run: text_tokens_dict_size = N
+    upstream = T3(config)
+    state = {k.removeprefix("t3."): v for k, v in load_file(str(smoke / "model.safetensors")).items()}
+    upstream.load_state_dict(state, strict=True)
+    loaded = run.load_trained_t3(smoke / "checkpoint-12")
+    assert type(loaded) is T3 and loaded.hp.text_tokens_dict_size == config.text_tokens_dict_size > 2454
+    assert torch.equal(loaded.text_emb.weight, upstream.text_emb.weight)
+
+
+def test_signal_stops_gracefully_and_resume_continues_exactly(demo_run_inputs, tmp_path, monkeypatch):
+    common = ["--max_steps", "8", "--logging_steps", "1", "--eval_strategy", "no", "--save_steps", "100",
+              "--num_samples", "0", "--text_dropout", "0.3", "--prompt_dropout", "0.3"]
+    assert run.main(args_for(demo_run_inputs, tmp_path / "straight", *common)) == 0
+    straight = {l["step"]: l["loss"] for l in history(tmp_path / "straight") if "loss" in l}
+
+    original = T3Trainer.training_step
+
+    def step_with_signal(self, model, inputs, num_items_in_batch=None):
+        if self.state.global_step == 3:  # during step 4: like a cluster's pre-emption notice
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, model, inputs, num_items_in_batch)
+
+    monkeypatch.setattr(T3Trainer, "training_step", step_with_signal)
+    assert run.main(args_for(demo_run_inputs, tmp_path / "stopped", *common)) == 0
+    monkeypatch.setattr(T3Trainer, "training_step", original)
+    assert latest_checkpoint(str(tmp_path / "stopped")).endswith("checkpoint-4")
+    assert json.loads((tmp_path / "stopped" / "train_summary.json").read_text())["stopped_by"] == "signal"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+
+    assert run.main(args_for(demo_run_inputs, tmp_path / "stopped", *common,
+                             "--resume_from_checkpoint", "latest")) == 0
+    resumed = {l["step"]: l["loss"] for l in history(tmp_path / "stopped") if "loss" in l}
+    assert sorted(resumed) == list(range(1, 9))
+    for step in range(5, 9):
+        assert resumed[step] == pytest.approx(straight[step], abs=1e-5), step
+
+
+def test_half_written_checkpoints_are_never_resumed(tmp_path):
+    (tmp_path / "checkpoint-4").mkdir()
+    (tmp_path / "tmp-checkpoint-8").mkdir()  # killed while saving
+    assert latest_checkpoint(str(tmp_path)).endswith("checkpoint-4")
+
+
+def test_non_finite_losses_stop_the_run_with_a_clear_message(demo_run_inputs, tmp_path, monkeypatch, capsys):
+    original = T3TrainingModel.forward
+    calls = {"n": 0}
+
+    def forward(self, **batch):
+        out = original(self, **batch)
+        calls["n"] += 1
+        if calls["n"] > 2:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(T3TrainingModel, "forward", lambda self, **b: forward(self, **b))
+    code = run.main(args_for(demo_run_inputs, tmp_path / "nan", "--max_steps", "20", "--eval_strategy", "no",
+                             "--num_samples", "0", "--max_bad_steps", "3"))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "stopped after 3 non-finite losses in a row at step 5" in err
+    checkpoint = latest_checkpoint(str(tmp_path / "nan"))
+    assert checkpoint.endswith("checkpoint-5")
+    weights = load_file(str(Path(checkpoint) / "model.safetensors"))
+    assert all(torch.isfinite(v).all() for v in weights.values())
+
+
+def test_bad_configurations_fail_before_training(demo_run_inputs, tmp_path, capsys):
+    from datasets import Dataset, DatasetDict
+
+    from amharic_tts.testing.tiny_base import tiny_tokenizer_json
+
+    cases = []
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("learning_rat: 0.1\n")
+    cases.append(([str(unknown)], "unknown configuration keys: learning_rat"))
+    cases.append((args_for(demo_run_inputs, tmp_path / "o1", "--dataset", str(tmp_path / "missing")),
+                  "dataset directory"))
+    small = tmp_path / "small_tok"
+    small.mkdir()
+    (small / "tokenizer.json").write_text(tiny_tokenizer_json(2000))
+    (small / "tokenizer_config.json").write_text(json.dumps({"base_vocab_size": 2454, "language_token": "[en]"}))
+    cases.append((args_for(demo_run_inputs, tmp_path / "o2", "--tokenizer", str(small)),
+                  "the tokenizer has 2000 ids, fewer than the base model's 2454"))
+    no_tokens = tmp_path / "no_tokens"
+    DatasetDict({"train": Dataset.from_dict({"text": ["ሰላም"], "speaker": ["a"]})}).save_to_disk(str(no_tokens))
+    cases.append((args_for(demo_run_inputs, tmp_path / "o3", "--dataset", str(no_tokens)),
+                  "has no speech_tokens, speaker_emb column(s)"))
+    for argv, message in cases:
+        assert run.main(argv) == 2, message
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3"))
+
+
+def test_two_processes_train_together_and_only_rank_0_writes(demo_run_inputs, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # --multi_gpu is accelerate's torch.distributed launcher; the smoke config's use_cpu makes it gloo on CPU
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "--main_process_port", str(_free_port()), str(ROOT / "train_t3.py"),
+           *args_for(demo_run_inputs, tmp_path / "ddp", "--max_steps", "4", "--save_steps", "2",
+                     "--eval_steps", "2", "--logging_steps", "1", "--num_samples", "0")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    logs = history(tmp_path / "ddp")
+    # 12 training samples, batch 4 on each of 2 processes: 2 steps an epoch (one process would need 3)
+    first = next(l for l in logs if l.get("step") == 1 and "loss" in l)
+    assert first["epoch"] == pytest.approx(1 / 2)
+    assert sorted(p.name for p in (tmp_path / "ddp").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    assert not list((tmp_path / "ddp").glob("tmp-checkpoint-*"))
+    assert len(list((tmp_path / "ddp" / "runs").rglob("events.out.tfevents*"))) == 1  # rank 0 logs only
+    assert run.load_trained_t3(tmp_path / "ddp").hp.text_tokens_dict_size > 2454
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

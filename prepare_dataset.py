@@ -55,7 +55,6 @@ def main(argv=None) -> int:
         sources = settings.pop("sources", {}) or {}
         base_model = args.base_model or settings.pop("base_model", None) or DEFAULT_BASE
         num_proc = args.num_proc or settings.pop("num_proc", None) or 1
-        settings.pop("base_model", None), settings.pop("num_proc", None)
         for key in ("seed", "validation_size", "test_size"):
             if getattr(args, key) is not None:
                 settings[key] = getattr(args, key)

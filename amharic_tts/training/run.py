@@ -188,7 +188,7 @@ def train(model_args, data_args, training_args) -> int:
             encoding="utf-8")
         (output_dir / T3_CONFIG_FILE).write_text(json.dumps(t3_config_to_dict(hp, with_llama_config=True),
                                                             indent=2) + "\n", encoding="utf-8")
-        shutil.copytree(Path(tokenizer_dir(tokenizer)), output_dir / TOKENIZER_DIR, dirs_exist_ok=True)
+        shutil.copytree(Path(tokenizer.source_dir), output_dir / TOKENIZER_DIR, dirs_exist_ok=True)
     # 6. trainer
     collator_args = dict(start_speech=hp.start_speech_token, stop_speech=hp.stop_speech_token,
                          prompt_tokens=data_args.prompt_tokens or hp.speech_cond_prompt_len,
@@ -233,10 +233,6 @@ def train(model_args, data_args, training_args) -> int:
         (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(json.dumps(summary, indent=2))
     return 0
-
-
-def tokenizer_dir(tokenizer) -> str:
-    return tokenizer.source_dir
 
 
 def load_trained_t3(path: str | os.PathLike, *, merge: bool = True):

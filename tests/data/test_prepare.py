@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from amharic_tts.testing import free_port
 import soundfile as sf
 
 from amharic_tts.data.prepare import PrepareConfig, assign_splits, prepare_dataset
@@ -188,7 +190,7 @@ def test_two_processes_make_the_same_dataset_as_one(tmp_path, tiny_base_dir):
     # (--cpu would start a single process)
     two = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                          "--main_process_port", str(_free_port()),
+                          "--main_process_port", str(free_port()),
                           str(ROOT / "prepare_dataset.py"), "--output", str(tmp_path / "two"), *args],
                          capture_output=True, text=True, timeout=600, env=env)
     assert two.returncode == 0, two.stderr[-2000:]
@@ -236,10 +238,3 @@ def test_dataset_card_and_push_to_hub(prepared, inputs, tiny_base_dir, monkeypat
     assert "language:\n- am" in pushed["card"][2]
     assert "pushed to https://huggingface.co/datasets/someone/amharic-demo" in capsys.readouterr().out
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from amharic_tts.testing import free_port
 import torch
 from safetensors.torch import load_file
 
@@ -176,7 +178,7 @@ def test_two_processes_train_together_and_only_rank_0_writes(demo_run_inputs, tm
     # --multi_gpu is accelerate's torch.distributed launcher; the smoke config's use_cpu makes it gloo on CPU
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--main_process_port", str(_free_port()), str(ROOT / "train_t3.py"),
+           "--main_process_port", str(free_port()), str(ROOT / "train_t3.py"),
            *args_for(demo_run_inputs, tmp_path / "ddp", "--max_steps", "4", "--save_steps", "2",
                      "--eval_steps", "2", "--logging_steps", "1", "--num_samples", "0")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
@@ -190,10 +192,3 @@ def test_two_processes_train_together_and_only_rank_0_writes(demo_run_inputs, tm
     assert len(list((tmp_path / "ddp" / "runs").rglob("events.out.tfevents*"))) == 1  # rank 0 logs only
     assert run.load_trained_t3(tmp_path / "ddp").hp.text_tokens_dict_size > 2454
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

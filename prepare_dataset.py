@@ -53,8 +53,9 @@ def main(argv=None) -> int:
 
         settings = load_yaml(args.config) if args.config else {}
         sources = settings.pop("sources", {}) or {}
-        base_model = args.base_model or settings.pop("base_model", None) or DEFAULT_BASE
-        num_proc = args.num_proc or settings.pop("num_proc", None) or 1
+        config_base, config_num_proc = settings.pop("base_model", None), settings.pop("num_proc", None)
+        base_model = args.base_model or config_base or DEFAULT_BASE  # flags win over the file
+        num_proc = args.num_proc or config_num_proc or 1
         for key in ("seed", "validation_size", "test_size"):
             if getattr(args, key) is not None:
                 settings[key] = getattr(args, key)

@@ -238,3 +238,15 @@ def test_dataset_card_and_push_to_hub(prepared, inputs, tiny_base_dir, monkeypat
     assert "language:\n- am" in pushed["card"][2]
     assert "pushed to https://huggingface.co/datasets/someone/amharic-demo" in capsys.readouterr().out
 
+
+
+def test_command_line_with_the_default_config_file(tmp_path, tiny_base_dir):
+    """Flags and configs/data/default.yaml together (the file also names base_model and num_proc)."""
+    done = subprocess.run([sys.executable, str(ROOT / "prepare_dataset.py"), "--output", str(tmp_path / "o"),
+                           "--ljspeech", str(DEMO / "ljspeech"), "--base-model", str(tiny_base_dir),
+                           "--config", str(ROOT / "configs" / "data" / "default.yaml")],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "o" / "prepare_report.json").read_text())
+    assert report["totals"]["segments"] == 4 and report["config"]["segment"]["vad"] == "silero"

@@ -319,7 +319,7 @@ def prepare_dataset(
         num_proc=min(max(1, num_proc), len(mine)) if len(mine) > 1 else None,
     ) if mine else Dataset.from_dict({k: [] for k in _row_features()}, features=_row_features())
 
-    segments, _ = _unique_segments(rows)
+    segments = _unique_segments(rows)
     with_features = _add_features(segments, base_model=base_model, revision=revision, config=config,
                                   num_proc=num_proc, device=device, fingerprint=rows_fp)
     if state.num_processes == 1:
@@ -343,10 +343,10 @@ def prepare_dataset(
 
 
 def _unique_segments(rows):
+    """The segment rows of ``rows`` without duplicates (features are not computed for what is dropped)."""
     meta = rows.select_columns(["kind", "order", "id", "audio_sha1"]).to_list()
-    keep, duplicates = _dedup(meta)
-    indices = [i for i, r in enumerate(meta) if r["kind"] == "segment" and r["id"] in keep]
-    return rows.select(indices), duplicates
+    keep, _ = _dedup(meta)
+    return rows.select([i for i, r in enumerate(meta) if r["kind"] == "segment" and r["id"] in keep])
 
 
 def _add_features(segments, *, base_model, revision, config: PrepareConfig, num_proc, device, fingerprint):

@@ -295,7 +295,7 @@ def segment_recording(
                 fates[cue.index].detail = f"clipped to the end of the media ({media_end:.2f} s)"
             usable.append(CueInput(cue.index, cue.start, min(cue.end, media_end), cue.text, cue.raw_text))
     usable.sort(key=lambda c: (c.start, c.index))
-    regions = speech_regions(audio, cfg.vad, sample_rate) if cfg.refine_edges or usable else []
+    regions = speech_regions(audio, cfg.vad, sample_rate) if usable else []  # edges and the silence filter
 
     segments: list[Segment] = []
     for group in _group_cues(usable, cfg):

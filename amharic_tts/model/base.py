@@ -269,9 +269,9 @@ def load_text_tokenizer(
     return tokenizer
 
 
-def _torch_weights(path: Path) -> dict:
+def _torch_weights(path: Path, *, mmap: bool = False) -> dict:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:
         raise BaseModelError(f"Could not read {path} as plain tensors (weights_only=True): {err}") from err
 
@@ -305,10 +305,7 @@ def load_s3_tokenizer(name_or_path=DEFAULT_BASE, *, revision=None, token=None, d
 
     base_dir = resolve_base_dir(name_or_path, [S3GEN_FILE], revision=revision, token=token)
     path = base_dir / S3GEN_FILE
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as err:
-        raise BaseModelError(f"Could not read {path} as plain tensors (weights_only=True): {err}") from err
+    state = _torch_weights(path, mmap=True)
     prefix = "tokenizer."
     weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not weights:

@@ -206,7 +206,7 @@ def train(model_args, data_args, training_args) -> int:
     if eval_set is not None and training_args.num_samples > 0:
         from amharic_tts.training.samples import AudioSampleCallback
 
-        trainer.add_callback(AudioSampleCallback(trainer, model_args, eval_set, tokenizer))
+        trainer.add_callback(AudioSampleCallback(trainer, model_args, eval_set))
     # 7. training
     resume = training_args.resume_from_checkpoint
     if resume == "latest":

@@ -25,11 +25,10 @@ S3GEN_RATE = 24000
 
 
 class AudioSampleCallback(TrainerCallback):
-    def __init__(self, trainer, model_args, eval_set, tokenizer):
+    def __init__(self, trainer, model_args, eval_set):
         self.trainer = trainer
         self.model_args = model_args
         self.rows = [eval_set[i] for i in range(min(trainer.args.num_samples, len(eval_set)))]
-        self.tokenizer = tokenizer
         self._s3gen = None
         self._s3gen_missing = False
 

@@ -21,7 +21,6 @@ import math
 import os
 import shutil
 import signal
-import time
 
 import torch
 from torch import nn
@@ -67,7 +66,6 @@ class T3Trainer(Trainer):
         self.stop_reason: str | None = None
         self._parts: dict[str, float] = {}
         self._parts_count = 0
-        self._start_time = None
 
     # ------------------------------------------------------------------ optimisation
     def get_decay_parameter_names(self, model) -> list[str]:
@@ -216,7 +214,6 @@ class StopControlCallback(TrainerCallback):
                        "(send it again to exit at once)", signum)
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.trainer._start_time = time.time()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)

@@ -33,13 +33,6 @@ def run_cli(fn: Callable[[], int | None], *, debug: bool = False) -> int:
         return 130
 
 
-def step_not_available(script: str, issue: int, what: str) -> int:
-    """What a pipeline script prints while its step has not landed yet: a clear message, exit status 2."""
-    print(f"{script}: {what} is not available in this version yet (tracker issue #{issue}). "
-          f"`python {script} --help` shows the interface it will have.", file=sys.stderr)
-    return 2
-
-
 def load_yaml(path) -> dict:
     """A YAML mapping from ``path``, with a clear error for a missing file or another top-level type."""
     import yaml

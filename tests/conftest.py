@@ -3,11 +3,14 @@
 import copy
 import os
 import tempfile
+from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before huggingface_hub is imported anywhere
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # datasets' cache (prepared-data tests) in a fresh folder per session, never the user's
 os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="amharic-tts-datasets-cache-")
+# `evaluate` copies local metric scripts (amharic_cer) into its modules cache: keep that out of the user's too
+os.environ["HF_MODULES_CACHE"] = tempfile.mkdtemp(prefix="amharic-tts-modules-cache-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -72,3 +75,34 @@ def demo_run_inputs(tmp_path_factory, tiny_base_dir):
     build_tokenizer(read_text_sources([out / "data"]), base_json, out / "tokenizer",
                     TokenizerBuildConfig(vocab_size=150))
     return {"base": tiny_base_dir, "data": out / "data", "tokenizer": out / "tokenizer"}
+
+
+@pytest.fixture(scope="session")
+def smoke_run(demo_run_inputs, tmp_path_factory):
+    """A finished 12-step smoke training run (checkpoints at 6 and 12) on the demo sample. Read it, never change it."""
+    from amharic_tts.training import run
+
+    root = Path(__file__).parent.parent
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    code = run.main([str(root / "configs" / "train" / "smoke.yaml"), "--base_model", str(demo_run_inputs["base"]),
+                     "--tokenizer", str(demo_run_inputs["tokenizer"]), "--dataset", str(demo_run_inputs["data"]),
+                     "--output_dir", str(out), "--max_steps", "12", "--eval_steps", "6", "--save_steps", "6",
+                     "--logging_steps", "3", "--learning_rate", "0.002"])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def exported_model(smoke_run, tmp_path_factory):
+    """``python -m amharic_tts.export`` of the smoke run's last checkpoint (float32, base parts not included)."""
+    from amharic_tts.export import export_model
+
+    return export_model(smoke_run / "checkpoint-12", tmp_path_factory.mktemp("exported") / "model").folder
+
+
+@pytest.fixture(scope="session")
+def tts(exported_model):
+    """``AmharicTTS`` of the exported smoke model, loaded once (S3Gen is real-size). Tests must not change it."""
+    from amharic_tts.inference import AmharicTTS
+
+    return AmharicTTS.from_pretrained(exported_model, device="cpu")

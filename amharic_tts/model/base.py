@@ -61,26 +61,29 @@ def resolve_base_dir(
     optional: Iterable[str] = (),
     revision: str | None = None,
     token: str | bool | None = None,
+    kind: str = "Base model",
+    layout: str = "a directory laid out like ResembleAI/chatterbox",
 ) -> Path:
     """Return a local directory holding ``filenames`` (and ``optional`` ones where the base has them).
 
     A local directory is used as it is. Anything else is a Hub repo id: only the named files are downloaded
-    (or taken from the cache), so loading T3 never pulls the 1 GB S3Gen along.
+    (or taken from the cache), so loading T3 never pulls the 1 GB S3Gen along. ``kind`` and ``layout`` name
+    what is being loaded in error messages (the same resolver reads exported Amharic models).
     """
     filenames, optional = list(filenames), list(optional)
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         base_dir = path
     elif path.exists() or _looks_like_path(str(name_or_path)):
-        raise BaseModelError(f"Base model directory {str(name_or_path)!r} does not exist or is not a directory.")
+        raise BaseModelError(f"{kind} directory {str(name_or_path)!r} does not exist or is not a directory.")
     else:
         base_dir = _download(str(name_or_path), filenames + optional, revision=revision, token=token)
     missing = [f for f in filenames if not (base_dir / f).is_file()]
     if missing:
         present = sorted(p.name for p in base_dir.iterdir()) if base_dir.is_dir() else []
         raise BaseModelError(
-            f"Base model {str(name_or_path)!r} has no {', '.join(missing)} (it has: {', '.join(present) or 'nothing'}). "
-            "Pass a directory laid out like ResembleAI/chatterbox, or a repo id that holds these files."
+            f"{kind} {str(name_or_path)!r} has no {', '.join(missing)} (it has: {', '.join(present) or 'nothing'}). "
+            f"Pass {layout}, or a repo id that holds these files."
         )
     return base_dir
 
@@ -294,6 +297,14 @@ def load_s3gen(name_or_path=DEFAULT_BASE, *, revision=None, token=None, device="
     s3gen = S3Gen()
     s3gen.load_state_dict(_torch_weights(base_dir / S3GEN_FILE))
     return s3gen.to(device).eval()
+
+
+def load_default_voice(name_or_path=DEFAULT_BASE, *, revision=None, token=None, device="cpu"):
+    """The base's default voice (``conds.pt``) as upstream ``Conditionals``."""
+    from amharic_tts.model.voice import load_conditionals
+
+    base_dir = resolve_base_dir(name_or_path, [CONDS_FILE], revision=revision, token=token)
+    return load_conditionals(base_dir / CONDS_FILE, device=device)
 
 
 def load_s3_tokenizer(name_or_path=DEFAULT_BASE, *, revision=None, token=None, device="cpu"):

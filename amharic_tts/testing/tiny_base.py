@@ -10,6 +10,8 @@ writes::
     grapheme_mtl_merged_expanded_v1.json   a 2454-id BPE tokenizer with the real one's conventions
     ve.pt                       upstream's VoiceEncoder, random weights (real size: it is small)
     s3gen.pt                    upstream's S3Gen, random weights (real size, stored in fp16: ~0.5 GB)
+    conds.pt                    the default voice, made from a synthetic vowel-like clip by the same code
+                                that makes a voice from a user's reference clip (needs ve and s3gen)
 
 Every loader in :mod:`amharic_tts.model.base` reads this directory exactly as it reads the real one. Nothing here
 is imported by shipped code paths: it exists for tests and the offline demo.
@@ -26,6 +28,7 @@ from typing import Iterable
 import torch
 
 from amharic_tts.model.base import (
+    CONDS_FILE,
     S3GEN_FILE,
     T3_CHECKPOINTS,
     T3_CONFIG_FILE,
@@ -37,7 +40,7 @@ from amharic_tts.model.base import (
 )
 
 TINY_LLAMA_NAME = "amharic_tts_tiny"
-COMPONENTS = ("t3", "tokenizer", "ve", "s3gen")
+COMPONENTS = ("t3", "tokenizer", "ve", "s3gen", "conds")
 
 # The 23 language tokens of the multilingual tokenizer (upstream's SUPPORTED_LANGUAGES); Amharic is not one.
 LANGUAGES = ("ar", "da", "de", "el", "en", "es", "fi", "fr", "he", "hi", "it", "ja", "ko", "ms", "nl", "no",
@@ -163,18 +166,44 @@ def build_tiny_base(output_dir: str | Path, *, components: Iterable[str] = COMPO
         (out / T3_CONFIG_FILE).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
     if "tokenizer" in components:
         (out / TOKENIZER_FILE).write_text(tiny_tokenizer_json(), encoding="utf-8")
+    ve = s3gen = None
     if "ve" in components:
         from chatterbox.models.voice_encoder import VoiceEncoder
 
         torch.manual_seed(seed)
-        torch.save(VoiceEncoder().state_dict(), out / VOICE_ENCODER_FILE)
+        ve = VoiceEncoder().eval()
+        torch.save(ve.state_dict(), out / VOICE_ENCODER_FILE)
     if "s3gen" in components:
         from chatterbox.models.s3gen import S3Gen
 
         torch.manual_seed(seed)
-        state = S3Gen().state_dict()
+        s3gen = S3Gen().eval()
+        state = s3gen.state_dict()
         torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, out / S3GEN_FILE)
+    if "conds" in components:
+        if ve is None or s3gen is None:
+            raise ValueError("the default voice (conds) needs the ve and s3gen components")
+        from amharic_tts.model.voice import S3GEN_RATE, make_conditionals, save_conditionals
+
+        save_conditionals(make_conditionals(synthetic_voice(S3GEN_RATE, seed=seed), S3GEN_RATE, ve=ve, s3gen=s3gen),
+                          out / CONDS_FILE)
     return out
+
+
+def synthetic_voice(sample_rate: int, seconds: float = 1.5, seed: int = 0):
+    """A vowel-like clip: a gliding 110-160 Hz pitch with decaying harmonics, syllable-rate loudness and a little
+    noise. Not speech, but it has what the voice encoder and S3Gen's reference embedding look at. Short, because
+    S3Gen's CPU time per sentence grows with the length of its reference."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    pitch = 135 + 25 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(pitch) / sample_rate
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
+    audio = 0.3 * voiced * envelope / np.abs(voiced).max() + 0.005 * rng.standard_normal(len(t))
+    return audio.astype(np.float32)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--without", nargs="*", default=[], choices=COMPONENTS, help="components to leave out")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    out = build_tiny_base(args.output_dir, components=[c for c in COMPONENTS if c not in args.without], seed=args.seed)
+    components = [c for c in COMPONENTS if c not in args.without]
+    if not {"ve", "s3gen"} <= set(components):
+        components = [c for c in components if c != "conds"]  # the default voice is made with both
+    out = build_tiny_base(args.output_dir, components=components, seed=args.seed)
     for path in sorted(out.iterdir()):
         print(f"{path.stat().st_size / 2**20:9.1f} MiB  {path}")
     return 0

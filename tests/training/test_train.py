@@ -30,13 +30,9 @@ def history(output_dir):
     return json.loads((Path(checkpoint) / "trainer_state.json").read_text())["log_history"]
 
 
-@pytest.fixture(scope="module")
-def smoke(demo_run_inputs, tmp_path_factory):
-    out = tmp_path_factory.mktemp("smoke") / "run"
-    code = run.main(args_for(demo_run_inputs, out, "--max_steps", "12", "--eval_steps", "6", "--save_steps", "6",
-                             "--logging_steps", "3", "--learning_rate", "0.002"))
-    assert code == 0
-    return out
+@pytest.fixture
+def smoke(smoke_run):
+    return smoke_run
 
 
 def test_smoke_run_trains_evaluates_and_writes_everything(smoke, demo_run_inputs):

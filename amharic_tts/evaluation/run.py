@@ -1,0 +1,238 @@
+"""``python -m amharic_tts.evaluate``: speak a dataset split and measure intelligibility, voice and speed.
+
+    python -m amharic_tts.evaluate --model user/repo --dataset data/am --split test \\
+        [--asr-model facebook/mms-1b-all] [--max-samples 200] [--output eval/am] [--update-card]
+
+For each sentence of the split the model speaks its text in the voice of another recording of the same speaker
+(the recording itself when the speaker has no other; ``--voice default`` uses the model's default voice), then:
+
+- intelligibility: a CTC ASR model (default ``facebook/mms-1b-all`` with its ``amh`` adapter) transcribes the
+  audio, and the local ``amharic_cer`` ``evaluate`` metric compares transcript and text after one Amharic
+  normalisation of both (CER and WER, corpus level);
+- speaker similarity: cosine of the voice encoder's embeddings of the output and of the sentence's own recording;
+- real-time factor: synthesis seconds per second of audio.
+
+Written to ``--output``: ``results.json`` (the numbers; what ``export --evaluation`` and the model card read),
+``sentences.tsv`` (every sentence, worst CER first) and ``wavs/``. ``--update-card`` also writes the results
+into an exported model folder's ``evaluation.json`` and ``README.md`` (model-index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from amharic_tts.cli import UserError, run_cli
+
+logger = logging.getLogger(__name__)
+
+RESULTS_FILE = "results.json"
+S3_RATE = 16000
+
+
+@dataclass
+class EvaluationConfig:
+    split: str = "test"
+    max_samples: int | None = None
+    voice: str = "same-speaker"  # or "default"
+    seed: int = 0
+    max_new_tokens: int | None = None
+    generate_kwargs: dict = field(default_factory=dict)
+
+
+def load_split(dataset: str, split: str, *, revision: str | None = None):
+    """One split of a prepared dataset directory or Hub dataset, with its ``text`` column checked."""
+    import datasets
+
+    try:
+        if Path(dataset).is_dir():
+            data = datasets.load_from_disk(dataset)
+        elif dataset.startswith((".", "/", "~")):
+            raise UserError(f"dataset directory {dataset} does not exist")
+        else:
+            data = datasets.load_dataset(dataset, revision=revision)
+    except UserError:
+        raise
+    except Exception as err:
+        raise UserError(f"cannot load the dataset {dataset}: {type(err).__name__}: {err}") from err
+    if isinstance(data, datasets.DatasetDict):
+        if split not in data:
+            raise UserError(f"the dataset {dataset} has no split {split!r} (it has {', '.join(data)})")
+        data = data[split]
+    if "text" not in data.column_names:
+        raise UserError(f"the dataset {dataset} has no `text` column")
+    if len(data) == 0:
+        raise UserError(f"the {split!r} split of {dataset} is empty")
+    return data
+
+
+def _recording(row) -> np.ndarray | None:
+    """A row's recording at 16 kHz (datasets' Audio column, kept undecoded), or None."""
+    import soxr
+
+    from amharic_tts.data.features import decode_audio_bytes
+
+    item = row.get("audio")
+    if not item or not item.get("bytes"):
+        return None
+    audio, rate = decode_audio_bytes(item["bytes"])
+    return audio if rate == S3_RATE else soxr.resample(audio, rate, S3_RATE).astype(np.float32)
+
+
+def _voice_rows(rows: list[dict]) -> list[int]:
+    """For each row, another row of the same speaker with a recording (itself when there is none)."""
+    by_speaker: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        if row.get("audio"):
+            by_speaker.setdefault(str(row.get("speaker")), []).append(i)
+    chosen = []
+    for i, row in enumerate(rows):
+        same = by_speaker.get(str(row.get("speaker")), [])
+        others = [j for j in same if j != i]
+        chosen.append(others[i % len(others)] if others else i)
+    return chosen
+
+
+def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, *, transcriber,
+                   dataset_name: str = "", asr_model: str = "") -> dict:
+    """Speak ``data``'s sentences with ``tts``, transcribe them with ``transcriber`` and score; write results."""
+    import soundfile as sf
+    from tqdm.auto import tqdm
+
+    from amharic_tts.evaluation.metrics import load_amharic_cer, score
+
+    output_dir = Path(output_dir)
+    (output_dir / "wavs").mkdir(parents=True, exist_ok=True)
+    if config.max_samples:
+        data = data.select(range(min(config.max_samples, len(data))))
+    rows = [data[i] for i in range(len(data))]
+    voice_of = _voice_rows(rows)
+    outputs, synth_seconds, audio_seconds, similarities, voice_files = [], 0.0, 0.0, [], []
+    for i, row in enumerate(tqdm(rows, desc="speaking", unit="sentence")):
+        voice_path = None
+        if config.voice == "same-speaker":
+            reference = _recording(rows[voice_of[i]])
+            if reference is not None:
+                voice_path = output_dir / "wavs" / f"voice-{i:04d}.wav"
+                sf.write(voice_path, reference, S3_RATE)
+                voice_files.append(voice_path)
+        started = time.perf_counter()
+        wav, sr = tts.generate(row["text"], audio_prompt_path=voice_path, seed=config.seed + i,
+                               max_new_tokens=config.max_new_tokens, **config.generate_kwargs)
+        synth_seconds += time.perf_counter() - started
+        audio = wav[0].numpy()
+        audio_seconds += len(audio) / sr
+        sf.write(output_dir / "wavs" / f"{i:04d}.wav", audio, sr)
+        outputs.append(audio)
+        own = _recording(row)
+        similarities.append(_speaker_similarity(tts, audio, sr, own) if own is not None else None)
+    for path in voice_files:
+        path.unlink(missing_ok=True)
+    transcripts = transcriber.transcribe(outputs, sample_rate=tts.sr)
+    references = [row["text"] for row in rows]
+    metric = load_amharic_cer().compute(predictions=transcripts, references=references)
+    per_sentence = score(transcripts, references)["per_sentence"]
+    known = [s for s in similarities if s is not None]
+    results = {
+        "model": str(tts.config.get("source") or ""),
+        "dataset": dataset_name,
+        "split": config.split,
+        "sentences": len(rows),
+        "asr_model": asr_model,
+        "cer": round(float(metric["cer"]), 4),
+        "wer": round(float(metric["wer"]), 4),
+        "speaker_similarity": round(float(np.mean(known)), 4) if known else None,
+        "rtf": round(synth_seconds / audio_seconds, 4) if audio_seconds else None,
+        "audio_seconds": round(audio_seconds, 2),
+        "voice": config.voice,
+        "seed": config.seed,
+        "device": str(tts.device),
+    }
+    order = sorted(range(len(rows)), key=lambda i: -per_sentence[i])
+    with open(output_dir / "sentences.tsv", "w", encoding="utf-8") as handle:
+        handle.write("file\tcer\tspeaker_similarity\ttext\ttranscript\n")
+        for i in order:
+            sim = "" if similarities[i] is None else f"{similarities[i]:.4f}"
+            handle.write(f"wavs/{i:04d}.wav\t{per_sentence[i]:.4f}\t{sim}\t{references[i]}\t{transcripts[i]}\n")
+    results["worst"] = [{"file": f"wavs/{i:04d}.wav", "cer": round(per_sentence[i], 4), "text": references[i],
+                         "transcript": transcripts[i]} for i in order[:10]]
+    (output_dir / RESULTS_FILE).write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n",
+                                           encoding="utf-8")
+    return results
+
+
+def _speaker_similarity(tts, audio: np.ndarray, sample_rate: int, own: np.ndarray) -> float:
+    import soxr
+
+    audio16 = soxr.resample(audio, sample_rate, S3_RATE).astype(np.float32)
+    a, b = tts.ve.embeds_from_wavs([audio16, own], sample_rate=S3_RATE)
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-8))
+
+
+def update_card(model_folder: str | Path, results: dict) -> None:
+    """Write ``results`` into an exported model folder: ``evaluation.json`` and the card's model-index."""
+    from amharic_tts.export import EVALUATION_FILE
+    from amharic_tts.hub import model_card
+    from amharic_tts.inference import MODEL_CONFIG_FILE
+
+    folder = Path(model_folder)
+    if not (folder / MODEL_CONFIG_FILE).is_file():
+        raise UserError(f"--update-card needs an exported model folder; {folder} has no {MODEL_CONFIG_FILE}")
+    config = json.loads((folder / MODEL_CONFIG_FILE).read_text(encoding="utf-8"))
+    summary = {k: v for k, v in results.items() if k != "worst"}
+    (folder / EVALUATION_FILE).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
+                                          encoding="utf-8")
+    model_card(config, evaluation=summary).save(folder / "README.md")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from amharic_tts.evaluation.asr import DEFAULT_ASR_MODEL
+
+    parser = argparse.ArgumentParser(prog="python -m amharic_tts.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="Hub repo id, exported folder, or training run/checkpoint")
+    parser.add_argument("--dataset", required=True, help="prepared dataset directory or Hub dataset")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--asr-model", default=DEFAULT_ASR_MODEL,
+                        help="a CTC model that writes Ethiopic (default: %(default)s, amh adapter)")
+    parser.add_argument("--asr-lang", default="amh", help="adapter language of multilingual (MMS) ASR models")
+    parser.add_argument("--max-samples", type=int, default=None, help="only the first N sentences")
+    parser.add_argument("--voice", choices=("same-speaker", "default"), default="same-speaker",
+                        help="voice prompt: another recording of the sentence's speaker, or the default voice")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="speech tokens per sentence at most")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", default=None, help="results folder (default: eval-<model name>-<split>)")
+    parser.add_argument("--update-card", action="store_true",
+                        help="write the results into the exported model folder's card (model-index)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
+
+    def run() -> int:
+        from amharic_tts.evaluation.asr import ASRModelError, CTCTranscriber
+        from amharic_tts.inference import AmharicTTS
+
+        data = load_split(args.dataset, args.split)
+        try:
+            transcriber = CTCTranscriber(args.asr_model, target_lang=args.asr_lang, device=args.device)
+        except ASRModelError as err:
+            raise UserError(str(err)) from err
+        tts = AmharicTTS.from_pretrained(args.model, device=args.device)
+        tts.config["source"] = args.model
+        output = args.output or f"eval-{Path(str(args.model)).name}-{args.split}"
+        config = EvaluationConfig(split=args.split, max_samples=args.max_samples, voice=args.voice, seed=args.seed,
+                                  max_new_tokens=args.max_new_tokens)
+        results = evaluate_model(tts, data, output, config, transcriber=transcriber, dataset_name=args.dataset,
+                                 asr_model=args.asr_model)
+        if args.update_card:
+            update_card(args.model, results)
+        print(json.dumps({k: v for k, v in results.items() if k != "worst"}, ensure_ascii=False, indent=2))
+        print(f"details: {Path(output) / 'sentences.tsv'}")
+        return 0
+
+    return run_cli(run, debug=args.debug)

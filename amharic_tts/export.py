@@ -1,0 +1,208 @@
+"""Export a training run or checkpoint as a Hub-ready model folder, and optionally push it.
+
+    python -m amharic_tts.export --checkpoint runs/am/checkpoint-5000 --output exported/am \\
+        [--dtype bfloat16] [--include-base] [--evaluation eval/results.json] [--push-to-hub user/repo --private]
+
+writes (see :mod:`amharic_tts.inference` for how it is read)::
+
+    t3_am.safetensors      the fine-tuned T3, LoRA merged, plain tensors (float32 or bfloat16)
+    tokenizer.json, tokenizer_config.json   the merged tokenizer (its normaliser settings inside)
+    config.json            format, base repo + revision for the unchanged parts, T3 config, normaliser settings,
+                           training and data facts
+    README.md              the model card (huggingface_hub.ModelCard)
+    ve.pt, s3gen.pt, conds.pt   with --include-base: the base's unchanged parts, so the repo works on its own
+
+``push_to_hub: true`` in a training config runs the same export and push at the end of training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from amharic_tts.cli import UserError, run_cli
+from amharic_tts.inference import MODEL_CONFIG_FILE, MODEL_FORMAT, T3_FILE, TOKENIZER_FILES
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+BASE_PARTS = ("ve.pt", "s3gen.pt")
+DTYPES = ("float32", "bfloat16", "float16")
+EVALUATION_FILE = "evaluation.json"
+
+
+@dataclass
+class ExportResult:
+    folder: Path
+    config: dict
+    step: int | None
+
+
+def export_model(checkpoint: str | Path, output: str | Path, *, dtype: str = "float32", include_base: bool = False,
+                 license: str = "mit", evaluation: dict | None = None, repo_id: str | None = None) -> ExportResult:
+    """Write the model folder for a run's output folder or one of its ``checkpoint-N`` folders."""
+    import torch
+    import yaml
+    from safetensors.torch import save_file
+
+    from amharic_tts.hub import model_card
+    from amharic_tts.model.base import resolve_base_dir, t3_config_to_dict
+    from amharic_tts.model.base import CONDS_FILE
+    from amharic_tts.training.run import CONFIG_FILE, TOKENIZER_DIR, load_trained_t3
+
+    checkpoint, output = Path(checkpoint), Path(output)
+    if dtype not in DTYPES:
+        raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    run_dir = checkpoint if (checkpoint / CONFIG_FILE).is_file() else checkpoint.parent
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise UserError(f"{checkpoint} is not a training run or checkpoint (no {CONFIG_FILE} in it or its parent)")
+    if not (checkpoint / "model.safetensors").is_file():
+        raise UserError(f"{checkpoint} has no model.safetensors: pass a checkpoint-N folder or a finished run")
+    if output.resolve() in (checkpoint.resolve(), run_dir.resolve()):
+        raise UserError("--output must be a new folder, not the run or checkpoint itself")
+    train_config = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    model_args, data_args, training_args = (train_config.get(k, {}) for k in ("model", "data", "training"))
+
+    t3 = load_trained_t3(checkpoint)
+    tokenizer_config = json.loads((run_dir / TOKENIZER_DIR / "tokenizer_config.json").read_text(encoding="utf-8"))
+    output.mkdir(parents=True, exist_ok=True)
+    torch_dtype = getattr(torch, dtype)
+    state = {k: v.detach().to(torch_dtype if v.is_floating_point() else v.dtype).contiguous()
+             for k, v in t3.state_dict().items()}
+    save_file(state, str(output / T3_FILE), metadata={"format": "pt"})
+    for name in TOKENIZER_FILES:
+        shutil.copy2(run_dir / TOKENIZER_DIR / name, output / name)
+
+    base, revision = model_args.get("base_model", "ResembleAI/chatterbox"), model_args.get("base_revision")
+    if include_base:
+        base_dir = resolve_base_dir(base, list(BASE_PARTS), optional=[CONDS_FILE], revision=revision)
+        for name in (*BASE_PARTS, CONDS_FILE):
+            if (base_dir / name).is_file():
+                shutil.copyfile(base_dir / name, output / name)  # follows the Hub cache's symlinks
+    step = _step(checkpoint)
+    config = {
+        "format": MODEL_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "language": "am",
+        "license": license,
+        # a Hub id as it is; a local copy of the base by its absolute path (so the folder loads from anywhere)
+        "base_model": str(Path(base).resolve()) if Path(base).is_dir() else base,
+        "base_revision": revision,
+        "base_files_included": include_base,
+        "repo_id": repo_id,
+        "sample_rate": 24000,
+        "dtype": dtype,
+        "text_vocab_size": t3.hp.text_tokens_dict_size,
+        "base_text_vocab_size": int(tokenizer_config["base_vocab_size"]),
+        "normalizer": tokenizer_config.get("normalizer"),
+        "t3_config": t3_config_to_dict(t3.hp, with_llama_config=True),
+        "training": _training_facts(checkpoint, run_dir, model_args, training_args, step),
+        "data": _data_facts(data_args),
+    }
+    (output / MODEL_CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n",
+                                            encoding="utf-8")
+    if evaluation is not None:
+        (output / EVALUATION_FILE).write_text(json.dumps(evaluation, ensure_ascii=False, indent=2) + "\n",
+                                              encoding="utf-8")
+    model_card(config, repo_id=repo_id, evaluation=evaluation).save(output / "README.md")
+    logger.info("exported %s (step %s) to %s", checkpoint, step, output)
+    return ExportResult(output, config, step)
+
+
+def _step(checkpoint: Path) -> int | None:
+    state = checkpoint / "trainer_state.json"
+    if state.is_file():
+        return int(json.loads(state.read_text(encoding="utf-8")).get("global_step", 0))
+    summary = checkpoint / "train_summary.json"
+    if summary.is_file():
+        return int(json.loads(summary.read_text(encoding="utf-8")).get("steps", 0))
+    return None
+
+
+def _training_facts(checkpoint: Path, run_dir: Path, model_args: dict, training_args: dict,
+                    step: int | None) -> dict:
+    facts = {k: training_args.get(k) for k in ("learning_rate", "lr_scheduler_type", "warmup_steps",
+                                               "weight_decay", "per_device_train_batch_size",
+                                               "gradient_accumulation_steps", "max_steps", "seed")}
+    facts.update({k: model_args.get(k) for k in ("use_lora", "lora_r", "init_new_rows", "freeze_base_text_rows",
+                                                 "base_checkpoint")})
+    facts["precision"] = "bf16" if training_args.get("bf16") else "fp16" if training_args.get("fp16") else "fp32"
+    facts["step"] = step
+    state = checkpoint / "trainer_state.json"
+    if state.is_file():
+        trainer_state = json.loads(state.read_text(encoding="utf-8"))
+        facts["epoch"] = round(float(trainer_state.get("epoch") or 0), 2)
+        losses = [entry["loss"] for entry in trainer_state.get("log_history", []) if "loss" in entry]
+        if losses:
+            facts["train_loss"] = round(float(losses[-1]), 4)
+    summary = run_dir / "train_summary.json"
+    if summary.is_file() and (checkpoint == run_dir or facts.get("step") == _step(run_dir)):
+        done = json.loads(summary.read_text(encoding="utf-8"))
+        facts.update(tokens_seen=done.get("tokens_seen"), train_loss=done.get("train_loss", facts.get("train_loss")))
+    return {k: v for k, v in facts.items() if v is not None}
+
+
+def _data_facts(data_args: dict) -> dict:
+    from amharic_tts.data.prepare import REPORT_FILE
+
+    dataset = data_args.get("dataset")
+    if not dataset:
+        return {}
+    facts: dict = {"dataset": dataset if not Path(dataset).is_dir() else Path(dataset).name}
+    report = Path(dataset) / REPORT_FILE
+    if report.is_file():
+        data = json.loads(report.read_text(encoding="utf-8"))
+        totals = data.get("totals", {})
+        facts.update(hours=totals.get("hours_kept"), segments=totals.get("segments"), splits=data.get("splits"))
+    return {k: v for k, v in facts.items() if v is not None}
+
+
+def export_and_push(checkpoint: str | Path, output: str | Path, *, repo_id: str | None = None,
+                    private: bool = False, token: str | None = None, **options) -> ExportResult:
+    """:func:`export_model`, then (with ``repo_id``) push the folder with the step in the commit message."""
+    from amharic_tts.hub import push_folder
+
+    result = export_model(checkpoint, output, repo_id=repo_id, **options)
+    if repo_id:
+        message = f"Amharic Chatterbox T3, step {result.step}" if result.step is not None else None
+        url = push_folder(result.folder, repo_id, private=private, token=token, commit_message=message)
+        print(f"pushed to {url}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m amharic_tts.export", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True, help="a training run's output folder or checkpoint-N folder")
+    parser.add_argument("--output", required=True, help="the model folder to write")
+    parser.add_argument("--dtype", default="float32", choices=DTYPES, help="T3 weights' dtype (default float32)")
+    parser.add_argument("--include-base", action="store_true",
+                        help="copy the base's S3Gen, voice encoder and default voice in (a standalone repo)")
+    parser.add_argument("--evaluation", help="results JSON of `python -m amharic_tts.evaluate` for the card")
+    parser.add_argument("--license", default="mit")
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="push the folder to this Hub model repo")
+    parser.add_argument("--private", action="store_true", help="create the Hub repo private")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
+
+    def run() -> int:
+        evaluation = None
+        if args.evaluation:
+            path = Path(args.evaluation)
+            if not path.is_file():
+                raise UserError(f"evaluation results {path} do not exist")
+            evaluation = json.loads(path.read_text(encoding="utf-8"))
+        result = export_and_push(args.checkpoint, args.output, repo_id=args.push_to_hub, private=args.private,
+                                 dtype=args.dtype, include_base=args.include_base, license=args.license,
+                                 evaluation=evaluation)
+        print(f"exported step {result.step} to {result.folder}")
+        return 0
+
+    return run_cli(run, debug=args.debug)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

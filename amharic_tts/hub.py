@@ -1,0 +1,194 @@
+"""The Hub side of a model: its model card (``README.md``) and pushing a folder.
+
+The card is made with ``huggingface_hub.ModelCard`` / ``ModelCardData`` from the exported ``config.json`` alone
+(plus evaluation results when there are some), so ``export`` and ``evaluate --update-card`` write the same card.
+Pushing uses ``HfApi`` with the token from the argument, ``HF_TOKEN`` or the login cache; the token is never
+printed or logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+BASE_REPO = "ResembleAI/chatterbox"
+PROJECT_URL = "https://github.com/amharic-tts/amharic-tts"
+INSTALL = f'pip install "amharic-tts @ git+{PROJECT_URL}"'
+REPO_PLACEHOLDER = "YOUR_USERNAME/chatterbox-amharic"
+# Used in the usage snippet; the model card test runs that snippet as written.
+EXAMPLE_TEXT = "ሰላም፣ እንዴት ነህ? ዛሬ አየሩ ጥሩ ነው።"
+EVALUATION_METRICS = (  # (key in evaluation results, model-index metric type, readable name)
+    ("cer", "cer", "CER"),
+    ("wer", "wer", "WER"),
+    ("speaker_similarity", "speaker_similarity", "Speaker similarity (voice encoder cosine)"),
+    ("rtf", "rtf", "Real-time factor"),
+)
+
+
+class PushError(ValueError):
+    """The folder cannot be pushed (no token); the message says what to do."""
+
+
+def model_card(config: dict, *, repo_id: str | None = None, evaluation: dict | None = None):
+    """A ``huggingface_hub.ModelCard`` for an exported model folder's ``config.json``."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    training = config.get("training") or {}
+    data = config.get("data") or {}
+    repo = repo_id or config.get("repo_id") or REPO_PLACEHOLDER
+    dataset = data.get("dataset")
+    hub_dataset = dataset if dataset and _is_repo_id(dataset) else None
+    eval_results = None
+    if evaluation:
+        dataset_name = evaluation.get("dataset") or "held-out test split"
+        eval_results = [
+            EvalResult(task_type="text-to-speech", task_name="Text-to-speech",
+                       dataset_type=dataset_name if _is_repo_id(dataset_name) else "local",
+                       dataset_name=dataset_name, dataset_split=evaluation.get("split"),
+                       metric_type=metric_type, metric_name=name, metric_value=round(float(evaluation[key]), 4),
+                       metric_config=evaluation.get("asr_model") if key in ("cer", "wer") else None)
+            for key, metric_type, name in EVALUATION_METRICS if evaluation.get(key) is not None
+        ]
+    base = config.get("base_model", BASE_REPO)
+    card_data = ModelCardData(  # a local base folder is a copy of the published base: name that
+        language="am", license=config.get("license", "mit"), base_model=base if _is_repo_id(base) else BASE_REPO,
+        pipeline_tag="text-to-speech", library_name="chatterbox",
+        tags=["text-to-speech", "tts", "amharic", "chatterbox", "amharic-tts"],
+        datasets=[hub_dataset] if hub_dataset else None, model_name=repo.split("/")[-1],
+        eval_results=eval_results,
+    )
+    body = _card_body(config, repo, training, data, evaluation)
+    return ModelCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
+
+
+def _is_repo_id(name: str) -> bool:
+    return name.count("/") == 1 and not name.startswith((".", "/", "~")) and not Path(name).exists()
+
+
+def _card_body(config: dict, repo: str, training: dict, data: dict, evaluation: dict | None) -> str:
+    base = config.get("base_model", BASE_REPO)
+    base = base if _is_repo_id(base) else BASE_REPO
+    vocab = config.get("text_vocab_size")
+    base_vocab = config.get("base_text_vocab_size")
+    lines = [
+        f"# {repo.split('/')[-1]}",
+        "",
+        f"Amharic text-to-speech: Resemble AI's multilingual Chatterbox ([{base}](https://huggingface.co/{base})) "
+        f"with its T3 text-to-speech-token model fine-tuned for Amharic by "
+        f"[amharic-tts]({PROJECT_URL}). The text vocabulary was extended from {base_vocab} to {vocab} ids with "
+        "Amharic pieces (the pretrained rows unchanged); the S3Gen vocoder and the voice encoder are the base "
+        "model's, unchanged" + (" and included here." if config.get("base_files_included") else
+                                f", and are read from `{base}`" +
+                                (f" at revision `{config['base_revision']}`" if config.get("base_revision") else "")
+                                + "."),
+        "",
+        "## Usage",
+        "",
+        "```bash",
+        INSTALL,
+        "```",
+        "",
+        "```python",
+        "import soundfile as sf",
+        "from amharic_tts import AmharicTTS",
+        "",
+        f'tts = AmharicTTS.from_pretrained("{repo}")',
+        f'wav, sr = tts.generate("{EXAMPLE_TEXT}", seed=0)',
+        'sf.write("amharic.wav", wav.squeeze(0).numpy(), sr)',
+        "```",
+        "",
+        "Clone a voice from 3-10 s of clean speech with `tts.generate(text, audio_prompt_path=\"voice.wav\")`; "
+        "`exaggeration`, `cfg_weight` and `temperature` work as in Chatterbox. Long text is split into sentences. "
+        "Numbers, abbreviations and homophone spellings are normalised as in training. From the command line:",
+        "",
+        "```bash",
+        f'python -m amharic_tts.synthesize --model {repo} --text "{EXAMPLE_TEXT}" --output amharic.wav',
+        "```",
+        "",
+        f"The T3 weights (`t3_am.safetensors`) also load in upstream `chatterbox` as "
+        f"`T3(T3Config(text_tokens_dict_size={vocab}))` with the tokenizer in this repo.",
+        "",
+        "## Training",
+        "",
+    ]
+    facts = [
+        ("Fine-tuning", "LoRA (merged)" if training.get("use_lora") else "full T3 (pretrained text rows frozen)"
+         if training.get("freeze_base_text_rows", True) else "full T3"),
+        ("Steps", training.get("step")),
+        ("Epochs", training.get("epoch")),
+        ("Learning rate", training.get("learning_rate")),
+        ("Schedule", training.get("lr_scheduler_type")),
+        ("Batch size per device x accumulation", _batch(training)),
+        ("Precision", training.get("precision")),
+        ("Speech tokens seen", training.get("tokens_seen")),
+        ("Final training loss", training.get("train_loss")),
+        ("New text rows initialised from", training.get("init_new_rows")),
+    ]
+    lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in facts if v not in (None, "")]
+    lines += ["", "## Data", ""]
+    if data:
+        hours = data.get("hours")
+        lines.append(f"- Dataset: {data.get('dataset', 'not recorded')}"
+                     + (f" ({hours:.2f} h kept after preparation" if hours is not None else "")
+                     + (f", {data['segments']} segments)" if hours is not None and data.get("segments") else
+                        (")" if hours is not None else "")))
+        if data.get("splits"):
+            lines.append("- Splits: " + ", ".join(f"{k} {v}" for k, v in data["splits"].items()))
+    else:
+        lines.append("- Not recorded.")
+    lines += ["", "## Evaluation", ""]
+    if evaluation:
+        lines.append(f"On {evaluation.get('sentences', '?')} sentences of the `{evaluation.get('split', 'test')}` "
+                     f"split of {evaluation.get('dataset', 'the dataset')}; intelligibility by the CTC ASR model "
+                     f"`{evaluation.get('asr_model')}` with one Amharic normaliser for reference and transcript.")
+        lines += ["", "| Metric | Value |", "|---|---|"]
+        lines += [f"| {name} | {float(evaluation[key]):.4f} |" for key, _, name in EVALUATION_METRICS
+                  if evaluation.get(key) is not None]
+    else:
+        lines.append("Not evaluated yet: `python -m amharic_tts.evaluate --model THIS_REPO --dataset DATA "
+                     "--split test --update-card`.")
+    lines += [
+        "",
+        "## Limitations",
+        "",
+        "- It speaks like its training data: speakers, recording conditions and style not covered there come out "
+        "worse, and voice cloning works best for voices close to them.",
+        "- Text is normalised before speaking (numbers read as words, common abbreviations expanded, homophone "
+        "letters folded); uncommon abbreviations, Latin-script words and mixed scripts may be read wrongly.",
+        "- Long or unusual sentences can be cut short, repeated or garbled; listen before publishing audio.",
+        "- Output carries Resemble AI's imperceptible Perth watermark, as upstream Chatterbox does. Do not use it "
+        "to imitate people without their consent.",
+        "",
+        "## License and credits",
+        "",
+        f"Weights: {config.get('license', 'mit').upper()}, as the base model. Base model: Chatterbox by "
+        f"[Resemble AI](https://huggingface.co/{base}).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _batch(training: dict) -> str | None:
+    size = training.get("per_device_train_batch_size")
+    if size is None:
+        return None
+    return f"{size} x {training.get('gradient_accumulation_steps', 1)} on {training.get('world_size', 1)} device(s)"
+
+
+def push_folder(folder: str | os.PathLike, repo_id: str, *, private: bool = False, token: str | None = None,
+                commit_message: str | None = None, api=None) -> str:
+    """Create ``repo_id`` (if needed) and upload ``folder`` as one commit; returns the commit URL."""
+    from huggingface_hub import HfApi, get_token
+
+    if api is None and not (token or get_token()):
+        raise PushError("no Hugging Face token: set HF_TOKEN, run `hf auth login`, or pass a token")
+    api = api or HfApi(token=token)
+    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+    info = api.upload_folder(repo_id=repo_id, repo_type="model", folder_path=str(folder),
+                             commit_message=commit_message or "Upload Amharic Chatterbox model")
+    url = getattr(info, "commit_url", None) or f"https://huggingface.co/{repo_id}"
+    logger.info("pushed %s to %s", folder, url)
+    return url

@@ -1,0 +1,324 @@
+"""``AmharicTTS``: load a fine-tuned Amharic Chatterbox and speak.
+
+    from amharic_tts import AmharicTTS
+
+    tts = AmharicTTS.from_pretrained("user/chatterbox-amharic")      # a Hub repo, an exported folder,
+    wav, sr = tts.generate("ሰላም ነው። እንዴት ነህ?", seed=0)              # or a training run / checkpoint folder
+
+What a model folder holds (written by :mod:`amharic_tts.export`)::
+
+    config.json              format, base repo/revision, T3 config, normaliser settings, training facts
+    t3_am.safetensors        the fine-tuned T3 (plain tensors; loads in upstream ``T3(T3Config(N))``)
+    tokenizer.json, tokenizer_config.json   the merged Amharic tokenizer (N text ids)
+    ve.pt, s3gen.pt, conds.pt   optional (``--include-base``); otherwise read from the base repo
+
+Generation goes around upstream's ``T3.inference`` and ``S3Gen``, because upstream's
+``ChatterboxMultilingualTTS`` refuses language ids outside its 23 and only loads 2454 text ids. Text is
+normalised with the settings saved with the tokenizer at training time, split into sentences, spoken sentence by
+sentence and joined with short pauses. Output carries upstream's imperceptible Perth watermark (as upstream's
+own ``generate`` does) unless ``watermark=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from amharic_tts.model.base import BaseModelError
+from amharic_tts.model.voice import S3GEN_RATE, load_reference, make_conditionals, with_exaggeration
+
+logger = logging.getLogger(__name__)
+
+MODEL_FORMAT = "amharic-tts"
+MODEL_CONFIG_FILE = "config.json"
+T3_FILE = "t3_am.safetensors"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+SPEECH_TOKEN_RATE = 25  # S3 tokens per second
+SPEECH_VOCAB = 6561  # ids below this are speech; start/stop and the rest of the head are not
+# A guard against a model that never says stop: at most this much speech per character of text (+ 1 s).
+MAX_SECONDS_PER_CHARACTER = 0.3
+_LETTER = re.compile(r"[\u1200-\u135Aa-zA-Z\u00C0-\u024F]")
+
+
+class ModelLoadError(BaseModelError):
+    """The model folder or repo cannot be loaded; the message says what is missing."""
+
+
+class TextError(ValueError):
+    """Text that cannot be spoken (empty, or no Amharic or Latin letters)."""
+
+
+@dataclass
+class GenerationConfig:
+    """Sampling settings (upstream's multilingual defaults)."""
+
+    exaggeration: float = 0.5
+    cfg_weight: float = 0.5
+    temperature: float = 0.8
+    repetition_penalty: float = 2.0
+    min_p: float = 0.05
+    top_p: float = 1.0
+    sentence_pause: float = 0.25  # seconds of silence between sentences
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class AmharicTTS:
+    sr = S3GEN_RATE
+
+    def __init__(self, t3, tokenizer, *, s3gen, ve, default_voice=None, config: dict | None = None,
+                 device: str = "cpu", watermark: bool = True):
+        self.t3 = t3.to(device).eval()
+        self.tokenizer = tokenizer
+        self.s3gen = s3gen.to(device).eval()
+        self.ve = ve.to(device).eval()
+        self.default_voice = default_voice
+        self.config = config or {}
+        self.device = device
+        self.watermark = watermark
+        self._watermarker = None
+        self._voices: dict[tuple, object] = {}
+
+    # ----------------------------------------------------------------------------------------- loading
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, *, device: str | None = None,
+                        revision: str | None = None, token: str | bool | None = None,
+                        watermark: bool = True) -> "AmharicTTS":
+        """Load an exported model (Hub repo id or folder), or a training run / checkpoint folder."""
+        device = device or default_device()
+        path = Path(name_or_path).expanduser()
+        if path.is_dir() and _run_dir(path) is not None:
+            return cls._from_training_run(path, device=device, watermark=watermark)
+        from amharic_tts.model.base import resolve_base_dir
+
+        if not path.exists() and str(name_or_path).count("/") != 1:
+            raise ModelLoadError(f"{name_or_path} is neither a model folder nor a Hub repo id (user/name)")
+        try:
+            folder = resolve_base_dir(name_or_path, [MODEL_CONFIG_FILE, T3_FILE, *TOKENIZER_FILES],
+                                      optional=["ve.pt", "s3gen.pt", "conds.pt"], revision=revision, token=token,
+                                      kind="Amharic model",
+                                      layout="a folder written by `python -m amharic_tts.export` (or a training "
+                                             "run's output folder)")
+        except BaseModelError as err:
+            raise ModelLoadError(str(err)) from err
+        config = _read_config(folder)
+        t3 = _load_exported_t3(folder, config)
+        tokenizer = _load_tokenizer(folder, t3.hp.text_tokens_dict_size)
+        base = {"name_or_path": config.get("base_model", "ResembleAI/chatterbox"),
+                "revision": config.get("base_revision")}
+        return cls._assemble(t3, tokenizer, folder=folder, base=base, config=config, device=device,
+                             watermark=watermark)
+
+    @classmethod
+    def _from_training_run(cls, path: Path, *, device: str, watermark: bool) -> "AmharicTTS":
+        import yaml
+
+        from amharic_tts.training.run import CONFIG_FILE, TOKENIZER_DIR, load_trained_t3
+
+        run_dir = _run_dir(path)
+        if not (path / "model.safetensors").is_file():
+            raise ModelLoadError(f"{path} holds no model.safetensors: pass a checkpoint-N folder or a finished "
+                                 "run's output folder")
+        train_config = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+        t3 = load_trained_t3(path)
+        tokenizer = _load_tokenizer(run_dir / TOKENIZER_DIR, t3.hp.text_tokens_dict_size)
+        model = train_config.get("model", {})
+        base = {"name_or_path": model.get("base_model", "ResembleAI/chatterbox"),
+                "revision": model.get("base_revision")}
+        config = {"format": MODEL_FORMAT, "base_model": base["name_or_path"], "base_revision": base["revision"],
+                  "normalizer": tokenizer.config.get("normalizer"), "source": str(path)}
+        return cls._assemble(t3, tokenizer, folder=None, base=base, config=config, device=device,
+                             watermark=watermark)
+
+    @classmethod
+    def _assemble(cls, t3, tokenizer, *, folder: Path | None, base: dict, config: dict, device: str,
+                  watermark: bool) -> "AmharicTTS":
+        from amharic_tts.model.base import load_default_voice, load_s3gen, load_voice_encoder
+
+        def source(filename: str) -> dict:
+            """The exported folder when it includes the part, else the base repo it names."""
+            if folder is not None and (folder / filename).is_file():
+                return {"name_or_path": folder}
+            return dict(base)
+
+        try:
+            s3gen = load_s3gen(**source("s3gen.pt"), device=device)
+            ve = load_voice_encoder(**source("ve.pt"), device=device)
+        except BaseModelError as err:
+            raise ModelLoadError(f"cannot load the unchanged base parts (S3Gen, voice encoder): {err}") from err
+        try:
+            voice = load_default_voice(**source("conds.pt"), device=device)
+        except BaseModelError as err:
+            logger.warning("no default voice (%s): pass a reference clip to generate()", err)
+            voice = None
+        return cls(t3, tokenizer, s3gen=s3gen, ve=ve, default_voice=voice, config=config, device=device,
+                   watermark=watermark)
+
+    # ----------------------------------------------------------------------------------------- voices
+
+    def voice(self, audio_prompt_path: str | os.PathLike | None = None, exaggeration: float = 0.5):
+        """Conditionals for a reference clip (cached per file), or the default voice."""
+        if audio_prompt_path is None:
+            if self.default_voice is None:
+                raise ModelLoadError("this model has no default voice (conds.pt): pass a reference clip "
+                                     "(audio_prompt_path / --reference)")
+            return with_exaggeration(self.default_voice, exaggeration)
+        path = Path(audio_prompt_path).expanduser()
+        key = (str(path.resolve()), path.stat().st_mtime_ns if path.is_file() else None)
+        if key not in self._voices:
+            audio = load_reference(path)
+            self._voices[key] = make_conditionals(audio, S3GEN_RATE, ve=self.ve, s3gen=self.s3gen,
+                                                  prompt_tokens=self.t3.hp.speech_cond_prompt_len,
+                                                  device=self.device)
+        return with_exaggeration(self._voices[key], exaggeration)
+
+    # ----------------------------------------------------------------------------------------- text
+
+    def sentences(self, text: str, max_chars: int = 200) -> list[str]:
+        """Normalised sentences of ``text`` (the training-time normaliser), checked to be speakable."""
+        from amharic_tts.text.normalize import split_sentences
+
+        if not text or not text.strip():
+            raise TextError("the text is empty")
+        normalized = self.tokenizer.normalize(text)
+        if not _LETTER.search(normalized):
+            raise TextError(f"the text {text[:60]!r} has no Amharic or Latin letters to speak")
+        return [s for s in split_sentences(normalized, max_chars=max_chars) if _LETTER.search(s)]
+
+    def text_tokens(self, sentence: str) -> torch.Tensor:
+        ids = self.tokenizer.text_ids(sentence, normalized=True)
+        limit = self.t3.hp.max_text_tokens
+        if len(ids) > limit:
+            raise TextError(f"a sentence of {len(ids)} text tokens is longer than the model's {limit}: "
+                            "split the text into shorter sentences")
+        return torch.tensor(ids, dtype=torch.long, device=self.device)
+
+    # ----------------------------------------------------------------------------------------- speaking
+
+    @torch.inference_mode()
+    def speech_tokens(self, sentence: str, voice, config: GenerationConfig,
+                      max_new_tokens: int | None = None) -> torch.Tensor:
+        """S3 speech tokens (ids < 6561) for one normalised sentence, by upstream's ``T3.inference`` with CFG."""
+        text = self.text_tokens(sentence)
+        if max_new_tokens is None:
+            seconds = 1.0 + MAX_SECONDS_PER_CHARACTER * len(sentence)
+            max_new_tokens = int(SPEECH_TOKEN_RATE * seconds)
+        max_new_tokens = max(1, min(max_new_tokens, self.t3.hp.max_speech_tokens))
+        tokens = self.t3.inference(
+            t3_cond=voice.t3, text_tokens=torch.stack([text, text]),  # two rows: conditional and CFG's unconditional
+            max_new_tokens=max_new_tokens, temperature=config.temperature, cfg_weight=config.cfg_weight,
+            repetition_penalty=config.repetition_penalty, min_p=config.min_p, top_p=config.top_p,
+        )[0]
+        stop = (tokens == self.t3.hp.stop_speech_token).nonzero()
+        if len(stop):
+            tokens = tokens[: int(stop[0])]
+        elif len(tokens) >= max_new_tokens:
+            logger.warning("no stop token after %d speech tokens (%.1f s) for %r: cut there", max_new_tokens,
+                           max_new_tokens / SPEECH_TOKEN_RATE, sentence[:60])
+        return tokens[tokens < SPEECH_VOCAB]
+
+    @torch.inference_mode()
+    def vocode(self, tokens: torch.Tensor, voice) -> np.ndarray:
+        """24 kHz waveform of speech tokens in the voice's timbre (S3Gen)."""
+        if len(tokens) == 0:
+            return np.zeros(0, dtype=np.float32)
+        wav, _ = self.s3gen.inference(speech_tokens=tokens.to(self.device), ref_dict=voice.gen)
+        return wav.squeeze(0).float().cpu().numpy()
+
+    def generate(self, text: str, audio_prompt_path: str | os.PathLike | None = None, *,
+                 exaggeration: float = 0.5, cfg_weight: float = 0.5, temperature: float = 0.8,
+                 repetition_penalty: float = 2.0, min_p: float = 0.05, top_p: float = 1.0,
+                 seed: int | None = None, sentence_pause: float = 0.25,
+                 max_new_tokens: int | None = None) -> tuple[torch.Tensor, int]:
+        """Speak ``text``: ``(waveform of shape (1, samples), 24000)``.
+
+        ``audio_prompt_path`` clones the voice of a clip (3-10 s of clean speech); without it the default voice
+        speaks. ``seed`` makes the result repeatable without touching the caller's random state.
+        """
+        config = GenerationConfig(exaggeration, cfg_weight, temperature, repetition_penalty, min_p, top_p,
+                                  sentence_pause)
+        sentences = self.sentences(text)
+        voice = self.voice(audio_prompt_path, exaggeration)
+        pause = np.zeros(int(config.sentence_pause * self.sr), dtype=np.float32)
+        pieces: list[np.ndarray] = []
+        devices = [torch.device(self.device)] if torch.device(self.device).type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            if seed is not None:
+                torch.manual_seed(seed)
+            for sentence in sentences:
+                tokens = self.speech_tokens(sentence, voice, config, max_new_tokens)
+                if len(tokens) == 0:
+                    logger.warning("the model produced no speech for %r", sentence[:60])
+                    continue
+                if pieces:
+                    pieces.append(pause)
+                pieces.append(self.vocode(tokens, voice))
+            wav = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+            if self.watermark and len(wav):
+                wav = self._watermark(wav)
+        return torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None], self.sr
+
+    def _watermark(self, wav: np.ndarray) -> np.ndarray:
+        if self._watermarker is None:
+            import perth
+
+            self._watermarker = perth.PerthImplicitWatermarker()
+        return np.asarray(self._watermarker.apply_watermark(wav, sample_rate=self.sr), dtype=np.float32)
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _run_dir(path: Path) -> Path | None:
+    """The training run a folder belongs to (the folder itself or a checkpoint's parent), if it is one."""
+    from amharic_tts.training.run import CONFIG_FILE
+
+    for candidate in (path, path.parent):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    return None
+
+
+def _read_config(folder: Path) -> dict:
+    try:
+        config = json.loads((folder / MODEL_CONFIG_FILE).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ModelLoadError(f"{folder / MODEL_CONFIG_FILE} is not valid JSON: {err}") from err
+    if config.get("format") != MODEL_FORMAT:
+        raise ModelLoadError(f"{folder / MODEL_CONFIG_FILE} is not an amharic-tts model config (format "
+                             f"{config.get('format')!r}); export one with `python -m amharic_tts.export`")
+    return config
+
+
+def _load_exported_t3(folder: Path, config: dict):
+    from amharic_tts.model.base import build_t3, load_t3_state_dict, load_t3_weights, t3_config_from_dict
+
+    try:
+        t3 = build_t3(t3_config_from_dict(config["t3_config"]))
+        load_t3_weights(t3, load_t3_state_dict(folder / T3_FILE), source=str(folder / T3_FILE))
+    except (BaseModelError, KeyError) as err:
+        raise ModelLoadError(f"cannot load the T3 of {folder}: {err}") from err
+    return t3.float().eval()
+
+
+def _load_tokenizer(directory: Path, text_vocab_size: int):
+    from amharic_tts.text.tokenizer import AmharicTokenizer
+
+    try:
+        tokenizer = AmharicTokenizer.from_dir(directory)
+    except FileNotFoundError as err:
+        raise ModelLoadError(str(err)) from err
+    if tokenizer.vocab_size != text_vocab_size:
+        raise ModelLoadError(f"the tokenizer in {directory} has {tokenizer.vocab_size} ids but the T3 has "
+                             f"{text_vocab_size} text rows: they do not belong together")
+    return tokenizer

@@ -1,0 +1,104 @@
+"""Speak Amharic text with a fine-tuned model from the command line.
+
+    python -m amharic_tts.synthesize --model user/repo --text "ሰላም ነው።" --output out.wav
+    python -m amharic_tts.synthesize --model exported/am --text-file lines.txt --output out/ [--reference voice.wav]
+
+``--model`` is a Hub repo, an exported folder or a training run / checkpoint folder. With ``--text-file``, each
+non-empty line becomes its own file ``OUTPUT/0001.wav``, ... (``--output`` is then a folder), with a progress bar
+and ``OUTPUT/lines.tsv`` listing file, text and duration; with ``--text``, ``--output`` is the wav file.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from amharic_tts.cli import UserError, run_cli
+
+
+def read_lines(path: str | Path) -> list[str]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"text file {path} does not exist")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise UserError(f"text file {path} has no text")
+    return lines
+
+
+def write_wav(path: str | Path, wav, sample_rate: int) -> None:
+    import soundfile as sf
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, wav.squeeze(0).cpu().numpy(), sample_rate, subtype="PCM_16")
+
+
+def synthesize_lines(tts, lines: list[str], output_dir: str | Path, *, progress: bool = True,
+                     **generate_kwargs) -> list[dict]:
+    """One wav per line in ``output_dir`` plus ``lines.tsv``; returns what was written."""
+    from tqdm.auto import tqdm
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    width = max(4, len(str(len(lines))))
+    for i, line in enumerate(tqdm(lines, desc="lines", unit="line", disable=not progress), start=1):
+        wav, sr = tts.generate(line, **generate_kwargs)
+        path = output_dir / f"{i:0{width}d}.wav"
+        write_wav(path, wav, sr)
+        written.append({"file": path.name, "text": line, "seconds": round(wav.shape[-1] / sr, 2)})
+    with open(output_dir / "lines.tsv", "w", encoding="utf-8") as handle:
+        handle.write("file\ttext\tseconds\n")
+        handle.writelines(f"{w['file']}\t{w['text']}\t{w['seconds']}\n" for w in written)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m amharic_tts.synthesize", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="Hub repo id, exported folder, or training run/checkpoint")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the text to speak (long text is split into sentences)")
+    source.add_argument("--text-file", help="a UTF-8 file: one utterance per non-empty line")
+    parser.add_argument("--output", required=True, help="wav file (--text) or folder (--text-file)")
+    parser.add_argument("--reference", help="a clip of the voice to clone (3-10 s of clean speech)")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--exaggeration", type=float, default=0.5)
+    parser.add_argument("--cfg-weight", type=float, default=0.5)
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when there is one)")
+    parser.add_argument("--revision", default=None, help="Hub revision of --model")
+    parser.add_argument("--no-watermark", action="store_true", help="leave out the Perth watermark")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
+
+    def run() -> int:
+        from amharic_tts.inference import AmharicTTS
+
+        if args.text is not None and not args.text.strip():
+            raise UserError("--text is empty")
+        lines = read_lines(args.text_file) if args.text_file else None
+        if lines is None and Path(args.output).suffix.lower() not in (".wav", ".flac", ".ogg"):
+            raise UserError(f"--output {args.output} must end in .wav, .flac or .ogg")
+        if args.reference and not Path(args.reference).is_file():
+            raise UserError(f"reference clip {args.reference} does not exist")
+        tts = AmharicTTS.from_pretrained(args.model, device=args.device, revision=args.revision,
+                                         watermark=not args.no_watermark)
+        options = dict(audio_prompt_path=args.reference, seed=args.seed, exaggeration=args.exaggeration,
+                       cfg_weight=args.cfg_weight, temperature=args.temperature)
+        if lines is None:
+            wav, sr = tts.generate(args.text, **options)
+            write_wav(args.output, wav, sr)
+            print(f"wrote {args.output} ({wav.shape[-1] / sr:.2f} s)")
+        else:
+            written = synthesize_lines(tts, lines, args.output, **options)
+            total = sum(w["seconds"] for w in written)
+            print(f"wrote {len(written)} files ({total:.1f} s) to {args.output}")
+        return 0
+
+    return run_cli(run, debug=args.debug)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""python -m amharic_tts.evaluate end to end: exported smoke model, tiny random CTC ASR, demo dataset (offline)."""
+
+import json
+import shutil
+
+import pytest
+from huggingface_hub import ModelCard
+
+from amharic_tts.evaluation import run
+from amharic_tts.evaluation.metrics import normalize_for_scoring
+from amharic_tts.testing.tiny_asr import build_tiny_asr
+
+
+@pytest.fixture(scope="module")
+def tiny_asr(tmp_path_factory):
+    return build_tiny_asr(tmp_path_factory.mktemp("asr") / "asr")
+
+
+def test_evaluate_cli_end_to_end_with_a_tiny_asr(exported_model, demo_run_inputs, tiny_asr, tmp_path, capsys):
+    model = tmp_path / "model"
+    shutil.copytree(exported_model, model)
+    out = tmp_path / "eval"
+    code = run.main(["--model", str(model), "--dataset", str(demo_run_inputs["data"]), "--split", "train",
+                     "--max-samples", "2", "--asr-model", str(tiny_asr), "--max-new-tokens", "10",
+                     "--output", str(out), "--update-card"])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["sentences"] == 2 and results["split"] == "train" and results["asr_model"] == str(tiny_asr)
+    assert results["cer"] > 0.5  # random weights: the transcript has nothing to do with the text
+    assert -1 <= results["speaker_similarity"] <= 1 and results["rtf"] > 0 and results["audio_seconds"] > 0
+    rows = (out / "sentences.tsv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 3 and rows[0].startswith("file\tcer")
+    assert sorted(p.name for p in (out / "wavs").iterdir()) == ["0000.wav", "0001.wav"]  # voice prompts removed
+    # the card of the exported folder now carries the results
+    card = ModelCard.load(model / "README.md")
+    cer = next(r for r in card.data.eval_results if r.metric_type == "cer")
+    assert cer.metric_value == results["cer"] and cer.metric_config == str(tiny_asr)
+    assert json.loads((model / "evaluation.json").read_text())["cer"] == results["cer"]
+    assert '"cer"' in capsys.readouterr().out
+
+
+class KnownTranscripts:
+    """An ASR stand-in that returns given transcripts (to check the scoring end of the pipeline)."""
+
+    def __init__(self, transcripts):
+        self.transcripts = transcripts
+        self.calls = []
+
+    def transcribe(self, wavs, sample_rate):
+        self.calls.append((len(wavs), sample_rate))
+        return list(self.transcripts)
+
+
+def test_a_known_transcript_gives_the_expected_cer(tts, demo_run_inputs, tmp_path):
+    data = run.load_split(str(demo_run_inputs["data"]), "train").select(range(2))
+    first, second = data[0]["text"], data[1]["text"]
+    wrong = "ቀ" + second[1:] if second[0] != "ቀ" else "በ" + second[1:]  # one substituted letter
+    asr = KnownTranscripts([first.replace("።", ""), wrong])  # punctuation does not count
+    results = run.evaluate_model(tts, data, tmp_path, run.EvaluationConfig(split="train", voice="default", max_new_tokens=8),
+                                 transcriber=asr)
+    assert asr.calls == [(2, 24000)]
+    total = len(normalize_for_scoring(first)) + len(normalize_for_scoring(second))
+    assert results["cer"] == pytest.approx(1 / total, abs=1e-4)
+    worst = results["worst"][0]
+    assert worst["text"] == second and worst["cer"] == pytest.approx(1 / len(normalize_for_scoring(second)), abs=1e-4)
+    assert results["worst"][1]["cer"] == 0
+
+
+def test_voices_come_from_another_recording_of_the_same_speaker():
+    rows = [{"speaker": "a", "audio": {"bytes": b"1"}}, {"speaker": "b", "audio": {"bytes": b"2"}},
+            {"speaker": "a", "audio": {"bytes": b"3"}}, {"speaker": "c", "audio": None},
+            {"speaker": "a", "audio": {"bytes": b"4"}}]
+    chosen = run._voice_rows(rows)
+    assert chosen[1] == 1 and chosen[3] == 3  # no other recording: its own (or none)
+    for i in (0, 2, 4):
+        assert chosen[i] != i and rows[chosen[i]]["speaker"] == "a"
+
+
+def test_bad_dataset_or_split_is_one_clear_line(tmp_path, demo_run_inputs, capsys):
+    assert run.main(["--model", "m", "--dataset", str(tmp_path / "none"), "--asr-model", "x"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert run.main(["--model", "m", "--dataset", str(demo_run_inputs["data"]), "--split", "dev",
+                     "--asr-model", "x"]) == 2
+    assert "has no split 'dev'" in capsys.readouterr().err

@@ -1,0 +1,156 @@
+"""AmharicTTS on the exported smoke model (tiny random base, CPU, offline)."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from safetensors.torch import load_file
+
+from amharic_tts.inference import AmharicTTS, ModelLoadError, TextError
+from amharic_tts.model.voice import VoiceError
+from amharic_tts.training.run import load_trained_t3
+
+ROOT = Path(__file__).resolve().parents[1]
+VOICE = sorted((ROOT / "samples" / "demo" / "ljspeech" / "wavs").glob("*.wav"))[0]
+TOKENS = 12  # speech tokens per sentence: the random model never says stop, so keep generation short
+
+
+def test_exported_model_loads_the_trained_weights_and_tokenizer(tts, smoke_run, exported_model):
+    trained = load_trained_t3(smoke_run / "checkpoint-12").state_dict()
+    loaded = tts.t3.state_dict()
+    assert set(loaded) == set(trained)
+    assert all(torch.equal(loaded[k], trained[k]) for k in trained)
+    assert tts.tokenizer.vocab_size == tts.t3.hp.text_tokens_dict_size > 2454
+    assert tts.default_voice is not None  # the base's conds.pt, read from the base repo the config names
+    assert tts.sr == 24000
+
+
+def test_generate_speaks_each_sentence_and_joins_them_with_pauses(tts, monkeypatch):
+    monkeypatch.setattr(tts, "watermark", False)  # exact zeros in the pauses
+    wav, sr = tts.generate("ሰላም ነው። ዛሬ ጥሩ ቀን ነው።", seed=0, max_new_tokens=TOKENS, sentence_pause=0.5)
+    assert sr == 24000 and wav.dtype == torch.float32 and wav.shape[0] == 1
+    audio = wav[0].numpy()
+    assert np.isfinite(audio).all() and audio.std() > 1e-3
+    # two sentences of at most 12 tokens (S3Gen: 40 ms per token) around 0.5 s of silence
+    assert 0.5 * sr < len(audio) <= 0.5 * sr + 2 * TOKENS * 0.04 * sr
+    # the longest run of exact zeros is the pause, with sound on both sides of it
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], (audio == 0).astype(np.int8), [0]])))
+    starts, ends = edges[::2], edges[1::2]
+    longest = int(np.argmax(ends - starts))
+    assert ends[longest] - starts[longest] >= 0.5 * sr
+    assert np.abs(audio[: starts[longest]]).max() > 0 and np.abs(audio[ends[longest]:]).max() > 0
+
+
+def test_seed_repeats_without_touching_the_callers_random_state(tts):
+    state = torch.get_rng_state()
+    a, _ = tts.generate("ሰላም ነው።", seed=3, max_new_tokens=TOKENS)
+    assert torch.equal(torch.get_rng_state(), state)
+    b, _ = tts.generate("ሰላም ነው።", seed=3, max_new_tokens=TOKENS)
+    c, _ = tts.generate("ሰላም ነው።", seed=4, max_new_tokens=TOKENS)
+    assert torch.equal(a, b)
+    assert a.shape != c.shape or not torch.equal(a, c)
+
+
+def test_output_carries_the_perth_watermark(tts, monkeypatch):
+    import perth
+
+    detector = perth.PerthImplicitWatermarker()
+    marked, sr = tts.generate("ሰላም ነው።", seed=0, max_new_tokens=25)
+    monkeypatch.setattr(tts, "watermark", False)
+    plain, _ = tts.generate("ሰላም ነው።", seed=0, max_new_tokens=25)
+    assert detector.get_watermark(marked[0].numpy(), sample_rate=sr) > 0.9
+    assert detector.get_watermark(plain[0].numpy(), sample_rate=sr) < 0.5
+
+
+def test_text_is_normalised_with_the_training_settings(tts):
+    # numbers and abbreviations are read out, then split into sentences
+    sentences = tts.sentences("በ2015 ዓ.ም ዶ/ር አበበ መጣ። ሰላም!")
+    assert sentences == [tts.tokenizer.normalize("በ2015 ዓ.ም ዶ/ር አበበ መጣ።"), "ሰላም!"]
+    assert not any(ch.isdigit() for ch in sentences[0]) and "/" not in sentences[0]
+    ids = tts.text_tokens(sentences[1]).tolist()
+    assert ids[0] == tts.tokenizer.start_id and ids[1] == tts.tokenizer.language_token_id
+    assert ids[-1] == tts.tokenizer.stop_id and tts.tokenizer.unk_id not in ids
+
+
+@pytest.mark.parametrize("text", ["", "   \n", "!!! ... ።", "🙂🙂"])
+def test_text_without_letters_is_refused_clearly(tts, text):
+    with pytest.raises(TextError, match="empty|no Amharic or Latin letters"):
+        tts.generate(text)
+
+
+def test_a_reference_clip_makes_another_voice(tts):
+    default = tts.voice()
+    cloned = tts.voice(VOICE, exaggeration=0.7)
+    assert cloned.t3.speaker_emb.shape == default.t3.speaker_emb.shape == (1, 256)
+    assert not torch.allclose(cloned.t3.speaker_emb, default.t3.speaker_emb)
+    assert cloned.t3.cond_prompt_speech_tokens.shape[1] <= tts.t3.hp.speech_cond_prompt_len
+    assert float(cloned.t3.emotion_adv.flatten()[0]) == pytest.approx(0.7)
+    assert tts.voice(VOICE).gen is cloned.gen  # computed once per file
+    assert float(tts.default_voice.t3.emotion_adv.flatten()[0]) == pytest.approx(0.5)  # the default is untouched
+    wav, _ = tts.generate("ሰላም ነው።", audio_prompt_path=VOICE, seed=0, max_new_tokens=TOKENS)
+    assert wav.shape[1] > 0
+
+
+def test_bad_reference_clips_are_refused_clearly(tts, tmp_path):
+    with pytest.raises(VoiceError, match="does not exist"):
+        tts.voice(tmp_path / "missing.wav")
+    (tmp_path / "notes.txt").write_text("not audio")
+    with pytest.raises(VoiceError, match="cannot read the reference clip"):
+        tts.voice(tmp_path / "notes.txt")
+    sf.write(tmp_path / "short.wav", np.full(8000, 0.1, dtype=np.float32), 16000)
+    with pytest.raises(VoiceError, match="at least 1 s"):
+        tts.voice(tmp_path / "short.wav")
+    sf.write(tmp_path / "silent.wav", np.zeros(48000, dtype=np.float32), 16000)
+    with pytest.raises(VoiceError, match="silent"):
+        tts.voice(tmp_path / "silent.wav")
+
+
+def test_a_training_run_and_a_checkpoint_load_directly(smoke_run, tts):
+    from_checkpoint = AmharicTTS.from_pretrained(smoke_run / "checkpoint-6", device="cpu")
+    from_run = AmharicTTS.from_pretrained(smoke_run, device="cpu")
+    final = from_run.t3.state_dict()
+    loaded = tts.t3.state_dict()  # (upstream's T3.inference adds a `patched_model` alias of the backbone)
+    assert all(torch.equal(loaded[k], v) for k, v in final.items())  # the run's final model = step 12
+    assert not torch.equal(from_checkpoint.t3.state_dict()["speech_head.weight"], final["speech_head.weight"])
+
+
+def test_missing_or_foreign_models_say_what_is_wrong(tmp_path, exported_model, monkeypatch):
+    from huggingface_hub import constants
+
+    with pytest.raises(ModelLoadError, match="neither a model folder nor a Hub repo id"):
+        AmharicTTS.from_pretrained("no-such-model", device="cpu")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(ModelLoadError, match="HF_HUB_OFFLINE"):
+        AmharicTTS.from_pretrained("someone/not-cached", device="cpu")
+    folder = tmp_path / "partial"
+    shutil.copytree(exported_model, folder)
+    (folder / "t3_am.safetensors").unlink()
+    with pytest.raises(ModelLoadError, match="has no t3_am.safetensors"):
+        AmharicTTS.from_pretrained(folder, device="cpu")
+
+
+def test_hub_repo_id_loads_through_the_cache_offline(exported_model, tiny_base_dir, tmp_path, monkeypatch):
+    """``from_pretrained("user/repo")`` with the exported files in the HF cache; the unchanged parts (S3Gen,
+    voice encoder, default voice) come from the base repo named in config.json, also from the cache."""
+    import json
+
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    for repo, source in (("user/chatterbox-amharic", exported_model), ("ResembleAI/chatterbox", tiny_base_dir)):
+        repo_dir = cache / f"models--{repo.replace('/', '--')}"
+        (repo_dir / "refs").mkdir(parents=True)
+        (repo_dir / "refs" / "main").write_text("0" * 40)
+        shutil.copytree(source, repo_dir / "snapshots" / ("0" * 40))
+    snapshot = cache / "models--user--chatterbox-amharic" / "snapshots" / ("0" * 40)
+    config = json.loads((snapshot / "config.json").read_text())
+    config["base_model"] = "ResembleAI/chatterbox"  # as when trained on the published base
+    (snapshot / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    loaded = AmharicTTS.from_pretrained("user/chatterbox-amharic", device="cpu")
+    expected = load_file(str(exported_model / "t3_am.safetensors"))
+    assert all(torch.equal(loaded.t3.state_dict()[k], v) for k, v in expected.items())
+    assert loaded.default_voice is not None

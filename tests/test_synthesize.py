@@ -1,0 +1,64 @@
+"""python -m amharic_tts.synthesize on the exported smoke model (CPU, offline)."""
+
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from amharic_tts import synthesize
+from amharic_tts.inference import AmharicTTS
+
+ROOT = Path(__file__).resolve().parents[1]
+VOICE = sorted((ROOT / "samples" / "demo" / "ljspeech" / "wavs").glob("*.wav"))[0]
+
+
+def test_text_to_a_wav_file(exported_model, tmp_path, capsys):
+    out = tmp_path / "out.wav"
+    assert synthesize.main(["--model", str(exported_model), "--text", "ሰላም።", "--output", str(out),
+                            "--seed", "1", "--reference", str(VOICE)]) == 0
+    info = sf.info(out)
+    assert info.samplerate == 24000 and info.channels == 1 and info.duration > 0.1
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+@pytest.fixture
+def loaded(tts, monkeypatch):
+    """The session's model instead of loading it again (the loading path is tested above)."""
+    monkeypatch.setattr(AmharicTTS, "from_pretrained", classmethod(lambda cls, *a, **k: tts))
+    return tts
+
+
+def test_text_file_gives_one_wav_per_line_and_an_index(loaded, tmp_path, capsys):
+    lines = tmp_path / "lines.txt"
+    lines.write_text("\ufeffሰላም።\n\n  ደህና ሁን።  \n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert synthesize.main(["--model", "any", "--text-file", str(lines), "--output", str(out), "--seed", "0"]) == 0
+    assert sorted(p.name for p in out.glob("*.wav")) == ["0001.wav", "0002.wav"]
+    rows = (out / "lines.tsv").read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "file\ttext\tseconds"
+    assert [r.split("\t")[:2] for r in rows[1:]] == [["0001.wav", "ሰላም።"], ["0002.wav", "ደህና ሁን።"]]
+    assert float(rows[1].split("\t")[2]) == pytest.approx(sf.info(out / "0001.wav").duration, abs=0.01)
+    assert "wrote 2 files" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--text", "   ", "--output", "x.wav"], "--text is empty"),
+    (["--text", "!!! ።", "--output", "x.wav"], "no Amharic or Latin letters"),
+    (["--text", "ሰላም", "--output", "x.mp3"], "must end in .wav"),
+    (["--text", "ሰላም", "--output", "x.wav", "--reference", "missing.wav"], "reference clip missing.wav does not"),
+    (["--text", "ሰላም", "--output", "x.wav", "--reference", __file__], "cannot read the reference clip"),
+])
+def test_bad_input_is_one_clear_line(loaded, argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert synthesize.main(["--model", "any", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_empty_text_file_and_missing_model(tmp_path, capsys):
+    (tmp_path / "empty.txt").write_text("\n \n", encoding="utf-8")
+    assert synthesize.main(["--model", "x", "--text-file", str(tmp_path / "empty.txt"), "--output", "o"]) == 2
+    assert "has no text" in capsys.readouterr().err
+    assert synthesize.main(["--model", str(tmp_path / "nothing"), "--text", "ሰላም", "--output", "o.wav"]) == 2
+    assert "neither a model folder nor a Hub repo id" in capsys.readouterr().err

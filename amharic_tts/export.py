@@ -163,14 +163,19 @@ def _data_facts(data_args: dict) -> dict:
 
 def export_and_push(checkpoint: str | Path, output: str | Path, *, repo_id: str | None = None,
                     private: bool = False, token: str | None = None, **options) -> ExportResult:
-    """:func:`export_model`, then (with ``repo_id``) push the folder with the step in the commit message."""
-    from amharic_tts.hub import push_folder
+    """:func:`export_model`, then (with ``repo_id``) push the folder with the step in the commit message.
 
+    The repo is created first, so the card names it with its namespace (a bare name goes to the token's user).
+    """
+    from amharic_tts import hub
+
+    api = None
+    if repo_id:
+        api, repo_id = hub.create_repo(repo_id, private=private, token=token)
     result = export_model(checkpoint, output, repo_id=repo_id, **options)
     if repo_id:
         message = f"Amharic Chatterbox T3, step {result.step}" if result.step is not None else None
-        url = push_folder(result.folder, repo_id, private=private, token=token, commit_message=message)
-        print(f"pushed to {url}")
+        print(f"pushed to {hub.upload_folder(api, result.folder, repo_id, message)}")
     return result
 
 

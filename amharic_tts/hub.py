@@ -178,17 +178,27 @@ def _batch(training: dict) -> str | None:
     return f"{size} x {training.get('gradient_accumulation_steps', 1)} on {training.get('world_size', 1)} device(s)"
 
 
-def push_folder(folder: str | os.PathLike, repo_id: str, *, private: bool = False, token: str | None = None,
-                commit_message: str | None = None, api=None) -> str:
-    """Create ``repo_id`` (if needed) and upload ``folder`` as one commit; returns the commit URL."""
+def create_repo(repo_id: str, *, private: bool = False, token: str | None = None, api=None):
+    """``(api, full repo id)``: the model repo created if needed (a bare name goes to the token's namespace)."""
     from huggingface_hub import HfApi, get_token
 
     if api is None and not (token or get_token()):
         raise PushError("no Hugging Face token: set HF_TOKEN, run `hf auth login`, or pass a token")
     api = api or HfApi(token=token)
-    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+    return api, api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True).repo_id
+
+
+def upload_folder(api, folder: str | os.PathLike, repo_id: str, commit_message: str | None = None) -> str:
+    """Upload ``folder`` to an existing repo as one commit; returns the commit URL."""
     info = api.upload_folder(repo_id=repo_id, repo_type="model", folder_path=str(folder),
                              commit_message=commit_message or "Upload Amharic Chatterbox model")
     url = getattr(info, "commit_url", None) or f"https://huggingface.co/{repo_id}"
     logger.info("pushed %s to %s", folder, url)
     return url
+
+
+def push_folder(folder: str | os.PathLike, repo_id: str, *, private: bool = False, token: str | None = None,
+                commit_message: str | None = None, api=None) -> str:
+    """Create ``repo_id`` (if needed) and upload ``folder`` as one commit; returns the commit URL."""
+    api, repo_id = create_repo(repo_id, private=private, token=token, api=api)
+    return upload_folder(api, folder, repo_id, commit_message)

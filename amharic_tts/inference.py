@@ -214,11 +214,15 @@ class AmharicTTS:
             seconds = 1.0 + MAX_SECONDS_PER_CHARACTER * len(sentence)
             max_new_tokens = int(SPEECH_TOKEN_RATE * seconds)
         max_new_tokens = max(1, min(max_new_tokens, self.t3.hp.max_speech_tokens))
-        tokens = self.t3.inference(
-            t3_cond=voice.t3, text_tokens=torch.stack([text, text]),  # two rows: conditional and CFG's unconditional
-            max_new_tokens=max_new_tokens, temperature=config.temperature, cfg_weight=config.cfg_weight,
-            repetition_penalty=config.repetition_penalty, min_p=config.min_p, top_p=config.top_p,
-        )[0]
+        try:
+            tokens = self.t3.inference(
+                t3_cond=voice.t3, text_tokens=torch.stack([text, text]),  # conditional + CFG's unconditional row
+                max_new_tokens=max_new_tokens, temperature=config.temperature, cfg_weight=config.cfg_weight,
+                repetition_penalty=config.repetition_penalty, min_p=config.min_p, top_p=config.top_p,
+            )[0]
+        finally:  # upstream leaves its generation wrapper attached as a submodule (rebuilt on every call), which
+            if "patched_model" in self.t3._modules:  # would put a second copy of the backbone in state_dict()
+                del self.t3.patched_model
         stop = (tokens == self.t3.hp.stop_speech_token).nonzero()
         if len(stop):
             tokens = tokens[: int(stop[0])]

@@ -10,7 +10,7 @@ export HF_DATASETS_CACHE=${HF_DATASETS_CACHE:-$DEMO_DIR/datasets-cache}
 PY="$VENV/bin/python"
 
 echo "== 1. base model: a tiny random-weight stand-in for ResembleAI/chatterbox in $DEMO_DIR/base"
-[ -f "$DEMO_DIR/base/s3gen.pt" ] || "$PY" -m amharic_tts.testing.tiny_base "$DEMO_DIR/base"
+[ -f "$DEMO_DIR/base/conds.pt" ] || "$PY" -m amharic_tts.testing.tiny_base "$DEMO_DIR/base"
 "$PY" -m amharic_tts.model.base "$DEMO_DIR/base" >/dev/null && echo "loads through the same loader as the Hub repo"
 
 echo "== 2. prepare the data: subtitled lecture + LJSpeech folder -> segments, speech tokens, speaker embeddings"
@@ -28,5 +28,16 @@ echo "== 4. fine-tune: T3 extended to the tokenizer's vocabulary, 20 CPU steps (
 echo "listen: $DEMO_DIR/train/samples/step-20/0.wav (a validation sentence rendered by the trained T3 + S3Gen;"
 echo "        random base weights make it noise); TensorBoard: tensorboard --logdir $DEMO_DIR/train/runs"
 
-# Still to come: export, model card and python -m amharic_tts.synthesize (issue #7).
+echo "== 5. export: merged T3 + tokenizer + config + model card, ready for the Hub (add --push-to-hub USER/REPO)"
+"$PY" -m amharic_tts.export --checkpoint "$DEMO_DIR/train" --output "$DEMO_DIR/model"
+
+echo "== 6. speak: AmharicTTS.from_pretrained on the exported folder (a Hub repo id works the same)"
+"$PY" -m amharic_tts.synthesize --model "$DEMO_DIR/model" --text "ሰላም ነው። ዛሬ 3 ሰዎች መጡ።" \
+  --output "$DEMO_DIR/amharic.wav" --seed 0
+
+echo "== 7. evaluate: CER/WER through a CTC ASR model (here a tiny random one), speaker similarity, real-time factor"
+[ -f "$DEMO_DIR/asr/config.json" ] || "$PY" -m amharic_tts.testing.tiny_asr "$DEMO_DIR/asr" >/dev/null
+"$PY" -m amharic_tts.evaluate --model "$DEMO_DIR/model" --dataset "$DEMO_DIR/data" --split test \
+  --asr-model "$DEMO_DIR/asr" --max-new-tokens 50 --output "$DEMO_DIR/eval" --update-card
+echo "model card with the results: $DEMO_DIR/model/README.md; speech: $DEMO_DIR/amharic.wav"
 echo "== demo finished"

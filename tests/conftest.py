@@ -1,6 +1,7 @@
 """Shared, expensive set-up: built once per test session. Nothing here touches the network."""
 
 import copy
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -106,3 +107,44 @@ def tts(exported_model):
     from amharic_tts.inference import AmharicTTS
 
     return AmharicTTS.from_pretrained(exported_model, device="cpu")
+
+
+class RecordedHub:
+    """The Hub's HTTP API as recorded for create-repo + upload-folder: answers the calls, keeps the requests."""
+
+    def __init__(self):
+        self.requests = []
+
+    def __call__(self, request):
+        import httpx
+
+        url = str(request.url)
+        self.requests.append((request.method, url, dict(request.headers), request.content))
+        if url.endswith("/api/repos/create"):
+            return httpx.Response(200, json={"url": "https://huggingface.co/user/chatterbox-amharic"})
+        if url.endswith("/api/validate-yaml"):
+            return httpx.Response(200, json={"errors": [], "warnings": []})
+        if "/preupload/" in url:
+            files = json.loads(request.content)["files"]
+            return httpx.Response(200, json={"files": [{"path": f["path"], "uploadMode": "regular",
+                                                        "shouldIgnore": False} for f in files]})
+        if "/commit/" in url:
+            return httpx.Response(200, json={"commitUrl": "https://huggingface.co/user/chatterbox-amharic/commit/"
+                                                          + "a" * 40, "commitOid": "a" * 40})
+        return httpx.Response(404, json={"error": f"not recorded: {request.method} {url}"})
+
+    def find(self, part):
+        return [r for r in self.requests if part in r[1]]
+
+
+@pytest.fixture
+def recorded_hub():
+    """huggingface_hub talks to :class:`RecordedHub` instead of the network for the test."""
+    import httpx
+    import huggingface_hub
+    from huggingface_hub.utils import _http
+
+    recorder = RecordedHub()
+    huggingface_hub.set_client_factory(lambda: httpx.Client(transport=httpx.MockTransport(recorder)))
+    yield recorder
+    huggingface_hub.set_client_factory(_http.default_client_factory)

@@ -22,6 +22,18 @@ def test_pipeline_scripts_answer_help(script, words):
         assert word in done.stdout.replace("\n", " ").replace("  ", " ")
 
 
+@pytest.mark.parametrize("module, words", [
+    ("amharic_tts.export", ["--checkpoint", "--output", "--include-base", "--push-to-hub", "--dtype"]),
+    ("amharic_tts.synthesize", ["--model", "--text", "--text-file", "--reference", "--seed"]),
+    ("amharic_tts.evaluate", ["--model", "--dataset", "--split", "--asr-model", "--update-card"]),
+])
+def test_package_commands_answer_help(module, words):
+    done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for word in words:
+        assert word in done.stdout
+
+
 def test_train_script_reports_a_missing_config_in_one_line(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "train_t3.py"), str(tmp_path / "nope.yaml")],
                           capture_output=True, text=True, timeout=120)
@@ -36,7 +48,7 @@ def test_base_summary_cli(tiny_base_dir, capsys):
     assert summary["checkpoint"].endswith("t3_mtl23ls_v2.safetensors")
     assert (summary["text_tokens"], summary["speech_tokens"], summary["layers"]) == (2454, 8194, 2)
     assert summary["tokenizer_size"] == 2454 and len(summary["language_tokens"]) == 23
-    assert summary["other_files"] == ["ve.pt", "s3gen.pt"]
+    assert summary["other_files"] == ["ve.pt", "s3gen.pt", "conds.pt"]
 
 
 def test_base_summary_cli_reports_errors_in_one_line(tmp_path, capsys):

@@ -66,6 +66,11 @@ class T3TrainingArguments(TrainingArguments):
     num_samples: int = field(default=2, metadata={"help": "validation sentences rendered as audio"})
     sample_max_seconds: float = field(default=10.0)
     max_bad_steps: int = field(default=3, metadata={"help": "non-finite losses in a row that stop the run"})
+    eval_asr_model: str | None = field(default=None, metadata={
+        "help": "CTC ASR model (e.g. facebook/mms-1b-all): each evaluation also reports eval_cer/eval_wer of "
+                "rendered validation sentences; keep the best checkpoint with metric_for_best_model: cer"})
+    eval_asr_lang: str = field(default="amh", metadata={"help": "adapter language of multilingual ASR models"})
+    eval_asr_samples: int = field(default=16, metadata={"help": "validation sentences scored by the ASR model"})
     remove_unused_columns: bool = field(default=False)
     train_sampling_strategy: str = field(default="group_by_length")
     report_to: list[str] | str | None = field(default_factory=lambda: ["tensorboard"])

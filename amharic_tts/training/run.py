@@ -161,7 +161,8 @@ def train(model_args, data_args, training_args) -> int:
     from amharic_tts.model.base import t3_config_to_dict
     from amharic_tts.training.args import resolved_config
     from amharic_tts.training.collator import T3Collator
-    from amharic_tts.training.trainer import StopControlCallback, T3Trainer, T3TrainingModel, latest_checkpoint
+    from amharic_tts.training.trainer import (LogFileCallback, StopControlCallback, T3Trainer, T3TrainingModel,
+                                              latest_checkpoint)
 
     started = time.time()
     # 1. configuration
@@ -197,16 +198,36 @@ def train(model_args, data_args, training_args) -> int:
     collator = T3Collator(train_set, text_dropout=data_args.text_dropout, prompt_dropout=data_args.prompt_dropout,
                           speaker_dropout=data_args.speaker_dropout,
                           seed=training_args.seed + training_args.process_index, **collator_args)
+    # push_to_hub: our export (merged T3, tokenizer, card) is pushed at the end, not Trainer's raw checkpoints
+    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
     model = T3TrainingModel(t3, text_loss_weight=model_args.text_loss_weight)
     trainer = T3Trainer(model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set,
                         collator=collator)
     if eval_set is not None:
         trainer.eval_collator = T3Collator(eval_set, **collator_args)
     trainer.add_callback(StopControlCallback(trainer))
-    if eval_set is not None and training_args.num_samples > 0:
-        from amharic_tts.training.samples import AudioSampleCallback
+    trainer.add_callback(LogFileCallback())
+    if eval_set is not None and (training_args.num_samples > 0 or training_args.eval_asr_model):
+        from amharic_tts.training.samples import AudioSampleCallback, IntelligibilityScorer, SpeechRenderer
 
-        trainer.add_callback(AudioSampleCallback(trainer, model_args, eval_set))
+        renderer = SpeechRenderer(trainer, model_args)
+        if training_args.num_samples > 0:
+            trainer.add_callback(AudioSampleCallback(trainer, model_args, eval_set, renderer))
+        if training_args.eval_asr_model:
+            if renderer.vocoder() is None:
+                raise TrainingSetupError("eval_asr_model needs the base model's S3Gen (s3gen.pt) to render speech")
+            rows = [eval_set[i] for i in range(min(training_args.eval_asr_samples, len(eval_set)))]
+            trainer.intelligibility = IntelligibilityScorer(renderer, rows, training_args.eval_asr_model,
+                                                            training_args.eval_asr_lang)
+            if training_args.process_index == 0:
+                from amharic_tts.evaluation.asr import ASRModelError
+
+                try:  # a wrong ASR model fails now, not at the first evaluation
+                    trainer.intelligibility.transcriber()
+                except ASRModelError as err:
+                    raise TrainingSetupError(f"eval_asr_model: {err}") from err
+    elif training_args.eval_asr_model:
+        raise TrainingSetupError("eval_asr_model needs a validation split and eval_strategy steps or epoch")
     # 7. training
     resume = training_args.resume_from_checkpoint
     if resume == "latest":
@@ -232,7 +253,21 @@ def train(model_args, data_args, training_args) -> int:
                    "output_dir": str(output_dir)}
         (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(json.dumps(summary, indent=2))
+        if push_to_hub:
+            _export_and_push(output_dir, training_args, finished=trainer.stop_reason is None)
     return 0
+
+
+def _export_and_push(output_dir: Path, training_args, *, finished: bool) -> None:
+    """``push_to_hub: true``: export the final model to ``OUTPUT/export`` and push it (``hub_model_id``)."""
+    from amharic_tts.export import export_and_push
+
+    if not finished:
+        logger.warning("the run was stopped before its end: not pushing; resume it, or push a checkpoint with "
+                       "python -m amharic_tts.export --checkpoint CHECKPOINT --push-to-hub REPO")
+        return
+    export_and_push(output_dir, output_dir / "export", repo_id=training_args.hub_model_id or output_dir.name,
+                    private=bool(training_args.hub_private_repo), token=training_args.hub_token)
 
 
 def load_trained_t3(path: str | os.PathLike, *, merge: bool = True):

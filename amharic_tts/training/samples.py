@@ -5,6 +5,10 @@ turned into speech tokens by greedy T3 decoding, prompted with their own speaker
 and then into a 24 kHz waveform by the base model's S3Gen (each sentence's own recording is the voice
 reference). Results go to TensorBoard (``samples/N``) and to ``OUTPUT/samples/step-S/N.wav`` with the text
 and tokens beside them. Without an ``s3gen.pt`` in the base, only the tokens are written.
+
+With ``eval_asr_model``, every evaluation also renders the first ``eval_asr_samples`` validation sentences the
+same way and reports their CER/WER through a CTC ASR model (:class:`IntelligibilityScorer`), so checkpoints can
+be kept by intelligibility (``metric_for_best_model: cer``) rather than by loss.
 """
 
 from __future__ import annotations
@@ -24,21 +28,16 @@ logger = logging.getLogger(__name__)
 S3GEN_RATE = 24000
 
 
-class AudioSampleCallback(TrainerCallback):
-    def __init__(self, trainer, model_args, eval_set):
+class SpeechRenderer:
+    """Validation rows -> speech tokens (greedy T3, each row prompted with its own speaker) -> 24 kHz audio."""
+
+    def __init__(self, trainer, model_args):
         self.trainer = trainer
         self.model_args = model_args
-        self.rows = [eval_set[i] for i in range(min(trainer.args.num_samples, len(eval_set)))]
         self._s3gen = None
         self._s3gen_missing = False
 
-    def on_step_end(self, args, state, control, **kwargs):
-        # the last step renders too (at on_train_end TensorBoard's writer is already closed)
-        last = state.max_steps > 0 and state.global_step >= state.max_steps
-        if (args.sample_steps > 0 and state.global_step % args.sample_steps == 0) or last:
-            self.render(state.global_step)
-
-    def _vocoder(self):
+    def vocoder(self):
         if self._s3gen is None and not self._s3gen_missing:
             from amharic_tts.model.base import BaseModelError, load_s3gen
 
@@ -51,67 +50,118 @@ class AudioSampleCallback(TrainerCallback):
         return self._s3gen
 
     @torch.no_grad()
-    def render(self, step: int) -> list[dict]:
-        if not self.trainer.is_world_process_zero() or not self.rows:
-            return []
+    def render(self, rows: list[dict]) -> list[tuple[torch.Tensor, np.ndarray | None]]:
+        """``(speech tokens, waveform or None without a vocoder)`` for each row."""
         t3 = self.trainer.accelerator.unwrap_model(self.trainer.model).t3
         was_training = t3.training
         t3.eval()
         collator = self.trainer.eval_collator or self.trainer.collator
         device = self.trainer.args.device
+        max_tokens = int(self.trainer.args.sample_max_seconds * 25)
+        results = []
+        try:
+            with collator.evaluating():
+                for row in rows:
+                    inputs = collator([row])
+                    batch = T3Batch(**{k: inputs[k].to(device) for k in BATCH_KEYS})
+                    tokens = greedy_speech_tokens(t3, batch, max_new_tokens=max_tokens)[0]
+                    tokens = tokens[tokens < 6561]  # only real speech tokens reach the vocoder
+                    results.append((tokens, self._synthesise(tokens, row)))
+        finally:
+            t3.train(was_training)
+        return results
+
+    def _synthesise(self, tokens: torch.Tensor, row: dict) -> np.ndarray | None:
+        s3gen = self.vocoder()
+        if s3gen is None or len(tokens) == 0:
+            return None
+        ref_dict = s3gen.embed_ref(_reference(row), S3GEN_RATE, device=self.trainer.args.device)
+        wav, _ = s3gen.inference(speech_tokens=tokens.to(self.trainer.args.device), ref_dict=ref_dict)
+        return wav.squeeze(0).float().cpu().numpy()
+
+
+BATCH_KEYS = ("text_tokens", "text_token_lens", "speech_tokens", "speech_token_lens", "speaker_emb",
+              "cond_prompt_speech_tokens", "emotion_adv")
+
+
+def _reference(row: dict) -> np.ndarray:
+    """The sentence's own recording at 24 kHz (or a second of silence when it has none)."""
+    import soxr
+
+    from amharic_tts.data.features import decode_audio_bytes
+
+    audio_item = row.get("audio")
+    if audio_item and audio_item.get("bytes"):
+        audio, rate = decode_audio_bytes(audio_item["bytes"])
+        return soxr.resample(audio, rate, S3GEN_RATE).astype(np.float32)
+    return np.zeros(S3GEN_RATE, dtype=np.float32)
+
+
+class AudioSampleCallback(TrainerCallback):
+    def __init__(self, trainer, model_args, eval_set, renderer: SpeechRenderer | None = None):
+        self.trainer = trainer
+        self.rows = [eval_set[i] for i in range(min(trainer.args.num_samples, len(eval_set)))]
+        self.renderer = renderer or SpeechRenderer(trainer, model_args)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        # the last step renders too (at on_train_end TensorBoard's writer is already closed)
+        last = state.max_steps > 0 and state.global_step >= state.max_steps
+        if (args.sample_steps > 0 and state.global_step % args.sample_steps == 0) or last:
+            self.render(state.global_step)
+
+    def render(self, step: int) -> list[dict]:
+        if not self.trainer.is_world_process_zero() or not self.rows:
+            return []
         out_dir = Path(self.trainer.args.output_dir) / "samples" / f"step-{step}"
         out_dir.mkdir(parents=True, exist_ok=True)
         writer = _tensorboard_writer(self.trainer)
         results = []
-        with collator.evaluating():
-            for i, row in enumerate(self.rows):
-                inputs = collator([row])
-                batch = T3Batch(**{k: inputs[k].to(device) for k in ("text_tokens", "text_token_lens",
-                                                                        "speech_tokens", "speech_token_lens",
-                                                                        "speaker_emb", "cond_prompt_speech_tokens",
-                                                                        "emotion_adv")})
-                max_tokens = int(self.trainer.args.sample_max_seconds * 25)
-                tokens = greedy_speech_tokens(t3, batch, max_new_tokens=max_tokens)[0]
-                tokens = tokens[tokens < 6561]  # only real speech tokens reach the vocoder
-                record = {"index": i, "text": row["text"], "speech_tokens": tokens.tolist(), "step": step}
-                wav = self._synthesise(tokens, i)
-                if wav is not None:
-                    import soundfile as sf
+        for i, (row, (tokens, wav)) in enumerate(zip(self.rows, self.renderer.render(self.rows))):
+            record = {"index": i, "text": row["text"], "speech_tokens": tokens.tolist(), "step": step}
+            if wav is not None:
+                import soundfile as sf
 
-                    sf.write(out_dir / f"{i}.wav", wav, S3GEN_RATE)
-                    record["wav"] = str(out_dir / f"{i}.wav")
-                    if writer is not None:
-                        writer.add_audio(f"samples/{i}", torch.from_numpy(wav)[None], step, S3GEN_RATE)
+                sf.write(out_dir / f"{i}.wav", wav, S3GEN_RATE)
+                record["wav"] = str(out_dir / f"{i}.wav")
                 if writer is not None:
-                    writer.add_text(f"samples/{i}/text", row["text"], step)
-                results.append(record)
+                    writer.add_audio(f"samples/{i}", torch.from_numpy(wav)[None], step, S3GEN_RATE)
+            if writer is not None:
+                writer.add_text(f"samples/{i}/text", row["text"], step)
+            results.append(record)
         (out_dir / "samples.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n",
                                               encoding="utf-8")
         if writer is not None:
             writer.flush()
-        t3.train(was_training)
         return results
 
-    def _synthesise(self, tokens: torch.Tensor, i: int) -> np.ndarray | None:
-        s3gen = self._vocoder()
-        if s3gen is None or len(tokens) == 0:
-            return None
-        reference = self._reference(i)
-        ref_dict = s3gen.embed_ref(reference, S3GEN_RATE, device=self.trainer.args.device)
-        wav, _ = s3gen.inference(speech_tokens=tokens.to(self.trainer.args.device), ref_dict=ref_dict)
-        return wav.squeeze(0).float().cpu().numpy()
 
-    def _reference(self, i: int) -> np.ndarray:
-        """The sentence's own recording at 24 kHz (or a second of silence when it has none)."""
-        import soxr
+class IntelligibilityScorer:
+    """CER/WER of validation sentences at each evaluation: rendered as in :class:`AudioSampleCallback`,
+    transcribed by a CTC ASR model and scored by the local ``amharic_cer`` metric (one normaliser for both)."""
 
-        from amharic_tts.data.features import decode_audio_bytes
+    def __init__(self, renderer: SpeechRenderer, rows: list[dict], asr_model: str, asr_lang: str = "amh"):
+        self.renderer = renderer
+        self.rows = rows
+        self.asr_model = asr_model
+        self.asr_lang = asr_lang
+        self._transcriber = None
 
-        audio_item = self.rows[i].get("audio")
-        if audio_item and audio_item.get("bytes"):
-            audio, rate = decode_audio_bytes(audio_item["bytes"])
-            return soxr.resample(audio, rate, S3GEN_RATE).astype(np.float32)
-        return np.zeros(S3GEN_RATE, dtype=np.float32)
+    def transcriber(self):
+        if self._transcriber is None:
+            from amharic_tts.evaluation.asr import CTCTranscriber
+
+            self._transcriber = CTCTranscriber(self.asr_model, target_lang=self.asr_lang,
+                                               device=self.renderer.trainer.args.device)
+        return self._transcriber
+
+    def __call__(self) -> dict[str, float]:
+        from amharic_tts.evaluation.metrics import load_amharic_cer
+
+        rendered = self.renderer.render(self.rows)
+        wavs = [wav if wav is not None else np.zeros(S3GEN_RATE // 10, dtype=np.float32) for _, wav in rendered]
+        transcripts = self.transcriber().transcribe(wavs, sample_rate=S3GEN_RATE)
+        result = load_amharic_cer().compute(predictions=transcripts, references=[row["text"] for row in self.rows])
+        return {"cer": float(result["cer"]), "wer": float(result["wer"])}
 
 
 def _tensorboard_writer(trainer):

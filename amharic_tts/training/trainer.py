@@ -16,11 +16,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import shutil
 import signal
+import time
 
 import torch
 from torch import nn
@@ -63,6 +65,7 @@ class T3Trainer(Trainer):
         self.collator = collator
         self.eval_collator = None  # a collator over the evaluation set (prompts come from its own rows)
         self.bad_steps = 0
+        self.intelligibility = None  # an IntelligibilityScorer when eval_asr_model is set
         self.stop_reason: str | None = None
         self._parts: dict[str, float] = {}
         self._parts_count = 0
@@ -147,9 +150,20 @@ class T3Trainer(Trainer):
                    f"{metric_key_prefix}_speech_accuracy": (totals[1] / totals[2]).item(),
                    f"{metric_key_prefix}_perplexity": math.exp(min(loss, 50.0)),
                    f"{metric_key_prefix}_speech_targets": int(totals[2].item())}
+        if self.intelligibility is not None:
+            metrics.update({f"{metric_key_prefix}_{k}": v for k, v in self._intelligibility().items()})
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
+
+    def _intelligibility(self) -> dict[str, float]:
+        """CER/WER from rank 0, shared with every rank (all of them choose the best checkpoint by it)."""
+        scores = [self.intelligibility() if self.is_world_process_zero() else None]
+        if self.accelerator.num_processes > 1:
+            from accelerate.utils import broadcast_object_list
+
+            broadcast_object_list(scores, from_process=0)
+        return scores[0]
 
     # ------------------------------------------------------------------ checkpoints
     def _save_checkpoint(self, model, trial):
@@ -169,6 +183,11 @@ class T3Trainer(Trainer):
             self._save_scaler(staging)
             self._save_rng_state(staging)
 
+        best = self.state.best_global_step
+        if best:  # as Trainer does: rotation keeps the best checkpoint, load_best_model_at_end finds it
+            best_dir = os.path.join(run_dir, f"checkpoint-{best}")
+            if best == self.state.global_step or os.path.isdir(best_dir):
+                self.state.best_model_checkpoint = best_dir
         if self.args.should_save:
             self.state.save_to_json(os.path.join(staging, "trainer_state.json"))
         self.accelerator.wait_for_everyone()
@@ -241,3 +260,35 @@ class StopControlCallback(TrainerCallback):
             control.should_save = True
             control.should_training_stop = True
         return control
+
+
+class LogFileCallback(TrainerCallback):
+    """Every log (training, evaluation, summary) as one JSON line in ``OUTPUT/log.jsonl`` with its step and
+    wall time: what a dashboard (the studio's live curves) or a script reads while the run goes on."""
+
+    FILENAME = "log.jsonl"
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        record = {"step": state.global_step, "epoch": state.epoch, "time": round(time.time(), 3), **logs}
+        os.makedirs(args.output_dir, exist_ok=True)
+        with open(os.path.join(args.output_dir, self.FILENAME), "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, default=float) + "\n")
+
+
+def read_log(output_dir: str) -> list[dict]:
+    """The records of ``OUTPUT/log.jsonl`` (a resumed run's repeated steps: the last record of each kind wins)."""
+    path = os.path.join(output_dir, LogFileCallback.FILENAME)
+    if not os.path.isfile(path):
+        return []
+    records: dict[tuple, dict] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line being written right now
+                continue
+            kind = "eval" if any(k.startswith("eval_") for k in record) else "train" if "loss" in record else "end"
+            records[(record.get("step"), kind)] = record
+    return sorted(records.values(), key=lambda r: (r.get("step") or 0, "loss" not in r))

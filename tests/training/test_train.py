@@ -188,3 +188,56 @@ def test_two_processes_train_together_and_only_rank_0_writes(demo_run_inputs, tm
     assert len(list((tmp_path / "ddp" / "runs").rglob("events.out.tfevents*"))) == 1  # rank 0 logs only
     assert run.load_trained_t3(tmp_path / "ddp").hp.text_tokens_dict_size > 2454
 
+
+
+def test_push_to_hub_exports_and_pushes_the_final_model(demo_run_inputs, tmp_path, recorded_hub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 30)
+    out = tmp_path / "run"
+    code = run.main(args_for(demo_run_inputs, out, "--max_steps", "2", "--eval_strategy", "no", "--num_samples",
+                             "0", "--save_steps", "100", "--push_to_hub", "true", "--hub_model_id",
+                             "chatterbox-amharic", "--hub_private_repo", "true"))
+    assert code == 0
+    (_, _, _, body), = recorded_hub.find("/api/repos/create")
+    assert json.loads(body)["name"] == "chatterbox-amharic" and json.loads(body)["visibility"] == "private"
+    commits = recorded_hub.find("/api/models/user/chatterbox-amharic/commit/main")
+    header = json.loads(commits[0][3].decode().splitlines()[0])["value"]
+    assert header["summary"] == "Amharic Chatterbox T3, step 2"
+    assert (out / "export" / "t3_am.safetensors").is_file()
+    card = (out / "export" / "README.md").read_text(encoding="utf-8")
+    assert 'from_pretrained("user/chatterbox-amharic")' in card  # the namespace the Hub gave the bare name
+    called = {url.split("/api/")[1].split("/")[0] for _, url, _, _ in recorded_hub.requests if "/api/" in url}
+    assert called <= {"repos", "validate-yaml", "models", "agent-harnesses"}  # no Trainer pushes of checkpoints
+    assert len(recorded_hub.find("/api/repos/create")) == 1
+
+
+def test_best_checkpoint_by_cer_of_an_asr_model(demo_run_inputs, tmp_path):
+    from amharic_tts.testing.tiny_asr import build_tiny_asr
+
+    asr = build_tiny_asr(tmp_path / "asr")
+    out = tmp_path / "run"
+    code = run.main(args_for(demo_run_inputs, out, "--max_steps", "6", "--eval_steps", "2", "--save_steps", "2",
+                             "--save_total_limit", "2", "--num_samples", "0", "--sample_max_seconds", "0.4",
+                             "--eval_asr_model", str(asr), "--eval_asr_samples", "1",
+                             "--metric_for_best_model", "cer", "--greater_is_better", "false"))
+    assert code == 0
+    state = json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())
+    cers = {l["step"]: l["eval_cer"] for l in state["log_history"] if "eval_cer" in l}
+    assert sorted(cers) == [2, 4, 6] and all(c >= 0 for c in cers.values())
+    assert all("eval_wer" in l for l in state["log_history"] if "eval_cer" in l)
+    best = min(cers, key=lambda step: (cers[step], step))
+    assert state["best_metric"] == pytest.approx(cers[best]) and state["best_global_step"] == best
+    assert Path(state["best_model_checkpoint"]).name == f"checkpoint-{best}"
+    kept = sorted(p.name for p in out.glob("checkpoint-*"))
+    assert f"checkpoint-{best}" in kept and "checkpoint-6" in kept and len(kept) <= 2  # rotation keeps the best
+
+
+def test_every_log_is_a_json_line_in_the_output_folder(smoke):
+    from amharic_tts.training.trainer import read_log
+
+    records = read_log(str(smoke))
+    train = [r for r in records if "loss" in r]
+    evals = [r for r in records if "eval_speech_loss" in r]
+    assert [r["step"] for r in train] == [3, 6, 9, 12] and [r["step"] for r in evals] == [6, 12]
+    logged = {l["step"]: l for l in history(smoke) if "speech_loss" in l}
+    assert all(r["speech_loss"] == pytest.approx(logged[r["step"]]["speech_loss"]) for r in train)
+    assert all(r["time"] > 0 for r in records) and records[-1]["step"] == 12

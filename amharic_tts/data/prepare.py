@@ -423,3 +423,28 @@ def summarize(report: dict) -> str:
     lines.append(f"total: {totals['segments']} segments, {totals['hours_kept']:.4f} h kept; "
                  f"{totals['dropped']} of {totals['inputs']} inputs dropped; splits {report['splits']}")
     return "\n".join(lines)
+
+
+class DatasetLoadError(ValueError):
+    """A prepared dataset (directory or Hub repo) cannot be loaded; the message says which and why."""
+
+
+def load_prepared(name: str, *, revision: str | None = None):
+    """A ``DatasetDict`` (or a single ``Dataset``, as saved) from a ``prepare_dataset.py`` output directory or a
+    Hub dataset repo: training and evaluation read data the same way."""
+    import datasets
+
+    if not name:
+        raise DatasetLoadError("no dataset given (a directory from prepare_dataset.py or a Hub dataset repo)")
+    try:
+        if Path(name).is_dir():
+            data = datasets.load_from_disk(name)
+        elif name.startswith((".", "/", "~")):
+            raise DatasetLoadError(f"dataset directory {name} does not exist")
+        else:
+            data = datasets.load_dataset(name, revision=revision)
+    except DatasetLoadError:
+        raise
+    except Exception as err:
+        raise DatasetLoadError(f"cannot load the dataset {name}: {type(err).__name__}: {err}") from err
+    return data

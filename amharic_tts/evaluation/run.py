@@ -50,17 +50,9 @@ def load_split(dataset: str, split: str, *, revision: str | None = None):
     """One split of a prepared dataset directory or Hub dataset, with its ``text`` column checked."""
     import datasets
 
-    try:
-        if Path(dataset).is_dir():
-            data = datasets.load_from_disk(dataset)
-        elif dataset.startswith((".", "/", "~")):
-            raise UserError(f"dataset directory {dataset} does not exist")
-        else:
-            data = datasets.load_dataset(dataset, revision=revision)
-    except UserError:
-        raise
-    except Exception as err:
-        raise UserError(f"cannot load the dataset {dataset}: {type(err).__name__}: {err}") from err
+    from amharic_tts.data.prepare import load_prepared
+
+    data = load_prepared(dataset, revision=revision)
     if isinstance(data, datasets.DatasetDict):
         if split not in data:
             raise UserError(f"the dataset {dataset} has no split {split!r} (it has {', '.join(data)})")

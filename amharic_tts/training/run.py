@@ -50,20 +50,15 @@ def load_splits(data_args):
     """``{split: Dataset}`` for the train and eval splits, from a prepared directory or a Hub dataset."""
     import datasets
 
+    from amharic_tts.data.prepare import DatasetLoadError, load_prepared
+
     name = data_args.dataset
     if not name:
         raise TrainingSetupError("no dataset: set `dataset:` (a directory from prepare_dataset.py or a Hub repo)")
     try:
-        if Path(name).is_dir():
-            data = datasets.load_from_disk(name)
-        elif name.startswith((".", "/", "~")):
-            raise TrainingSetupError(f"dataset directory {name} does not exist")
-        else:
-            data = datasets.load_dataset(name, revision=data_args.dataset_revision)
-    except TrainingSetupError:
-        raise
-    except Exception as err:
-        raise TrainingSetupError(f"cannot load the dataset {name}: {type(err).__name__}: {err}") from err
+        data = load_prepared(name, revision=data_args.dataset_revision)
+    except DatasetLoadError as err:
+        raise TrainingSetupError(str(err)) from err
     if not isinstance(data, datasets.DatasetDict):
         data = datasets.DatasetDict({data_args.train_split: data})
     if data_args.train_split not in data:

@@ -97,7 +97,8 @@ class AmharicTTS:
         """Load an exported model (Hub repo id or folder), or a training run / checkpoint folder."""
         device = device or default_device()
         path = Path(name_or_path).expanduser()
-        if path.is_dir() and _run_dir(path) is not None:
+        exported = path.is_dir() and (path / MODEL_CONFIG_FILE).is_file()  # also OUTPUT/export inside a run
+        if path.is_dir() and not exported and _run_dir(path) is not None:
             return cls._from_training_run(path, device=device, watermark=watermark)
         from amharic_tts.model.base import resolve_base_dir
 

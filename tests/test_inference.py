@@ -117,6 +117,16 @@ def test_a_training_run_and_a_checkpoint_load_directly(smoke_run, tts):
     assert not torch.equal(from_checkpoint.t3.state_dict()["speech_head.weight"], final["speech_head.weight"])
 
 
+def test_an_export_inside_a_run_folder_loads_as_an_export(smoke_run, exported_model, tmp_path):
+    run_copy = tmp_path / "run"  # push_to_hub writes OUTPUT/export next to the run's checkpoints
+    run_copy.mkdir()
+    shutil.copy(smoke_run / "train_config.yaml", run_copy)
+    shutil.copytree(exported_model, run_copy / "export")
+    loaded = AmharicTTS.from_pretrained(run_copy / "export", device="cpu")
+    expected = load_file(str(exported_model / "t3_am.safetensors"))
+    assert torch.equal(loaded.t3.state_dict()["text_emb.weight"], expected["text_emb.weight"])
+
+
 def test_missing_or_foreign_models_say_what_is_wrong(tmp_path, exported_model, monkeypatch):
     from huggingface_hub import constants
 

@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from amharic_tts.model.base import BaseModelError
-from amharic_tts.model.voice import S3GEN_RATE, load_reference, make_conditionals, with_exaggeration
+from amharic_tts.model.voice import (MIN_VOCODER_TOKENS, S3GEN_RATE, load_reference, make_conditionals,
+                                     with_exaggeration)
 
 logger = logging.getLogger(__name__)
 
@@ -234,8 +235,8 @@ class AmharicTTS:
 
     @torch.inference_mode()
     def vocode(self, tokens: torch.Tensor, voice) -> np.ndarray:
-        """24 kHz waveform of speech tokens in the voice's timbre (S3Gen)."""
-        if len(tokens) == 0:
+        """24 kHz waveform of speech tokens in the voice's timbre (S3Gen); empty for fewer than 2 tokens."""
+        if len(tokens) < MIN_VOCODER_TOKENS:
             return np.zeros(0, dtype=np.float32)
         wav, _ = self.s3gen.inference(speech_tokens=tokens.to(self.device), ref_dict=voice.gen)
         return wav.squeeze(0).float().cpu().numpy()
@@ -262,8 +263,9 @@ class AmharicTTS:
                 torch.manual_seed(seed)
             for sentence in sentences:
                 tokens = self.speech_tokens(sentence, voice, config, max_new_tokens)
-                if len(tokens) == 0:
-                    logger.warning("the model produced no speech for %r", sentence[:60])
+                if len(tokens) < MIN_VOCODER_TOKENS:
+                    logger.warning("the model produced no speech for %r (%d speech tokens)", sentence[:60],
+                                   len(tokens))
                     continue
                 if pieces:
                     pieces.append(pause)

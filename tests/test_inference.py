@@ -65,6 +65,23 @@ def test_output_carries_the_perth_watermark(tts, monkeypatch):
     assert detector.get_watermark(plain[0].numpy(), sample_rate=sr) < 0.5
 
 
+def test_a_sentence_with_almost_no_speech_is_skipped_not_crashed(tts, monkeypatch, caplog):
+    """A model that stops after one token (S3Gen fails on a single token): that sentence is left out, with a
+    warning, and the others are spoken."""
+    calls = []
+
+    def one_token_first(sentence, voice, config, max_new_tokens=None):
+        calls.append(sentence)
+        return torch.randint(0, 6561, (1 if len(calls) == 1 else TOKENS,))
+
+    monkeypatch.setattr(tts, "speech_tokens", one_token_first)
+    monkeypatch.setattr(tts, "watermark", False)
+    wav, sr = tts.generate("ሰላም ነው። ደህና ሁን።", seed=0, max_new_tokens=TOKENS)
+    assert len(calls) == 2 and 0 < wav.shape[1] <= TOKENS * 0.04 * sr  # only the second sentence, no pause
+    assert "produced no speech" in caplog.text
+    assert len(tts.vocode(torch.tensor([5]), tts.voice())) == 0
+
+
 def test_text_is_normalised_with_the_training_settings(tts):
     # numbers and abbreviations are read out, then split into sentences
     sentences = tts.sentences("በ2015 ዓ.ም ዶ/ር አበበ መጣ። ሰላም!")

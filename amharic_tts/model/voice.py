@@ -24,6 +24,9 @@ S3_RATE = 16000  # the S3 tokenizer's and the voice encoder's rate
 PROMPT_SECONDS = 6.0  # T3's speech prompt (150 tokens at 25 Hz)
 S3GEN_REFERENCE_SECONDS = 10.0  # S3Gen's reference
 MIN_REFERENCE_SECONDS = 1.0
+# S3Gen fails on a single speech token (its output is shorter than the fade it applies); fewer than this many
+# tokens are no speech
+MIN_VOCODER_TOKENS = 2
 
 
 class VoiceError(ValueError):

@@ -22,6 +22,7 @@ import torch
 from transformers import TrainerCallback
 
 from amharic_tts.model.loss import T3Batch, greedy_speech_tokens
+from amharic_tts.model.voice import MIN_VOCODER_TOKENS
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class SpeechRenderer:
 
     def _synthesise(self, tokens: torch.Tensor, row: dict) -> np.ndarray | None:
         s3gen = self.vocoder()
-        if s3gen is None or len(tokens) == 0:
+        if s3gen is None or len(tokens) < MIN_VOCODER_TOKENS:
             return None
         ref_dict = s3gen.embed_ref(_reference(row), S3GEN_RATE, device=self.trainer.args.device)
         wav, _ = s3gen.inference(speech_tokens=tokens.to(self.trainer.args.device), ref_dict=ref_dict)

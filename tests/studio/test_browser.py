@@ -89,7 +89,7 @@ def studio(tmp_path, tiny_base_dir):
             server.wait()
 
 
-def test_the_whole_workflow_in_a_real_browser(browser, studio, tmp_path, capsys):
+def test_the_whole_workflow_in_a_real_browser(browser, studio, exported_model, tmp_path, capsys):
     from playwright.sync_api import expect
 
     url, workdir, log_path = studio
@@ -212,9 +212,14 @@ def test_the_whole_workflow_in_a_real_browser(browser, studio, tmp_path, capsys)
         assert json.loads((workdir / "runs" / "smoke" / "studio_exit.json").read_text())["exit_code"] == 0
         checkpoints = checkpoints[-1:]
 
-        # 4. Synthesize with the checkpoint just saved
+        # 4. Synthesize. The page offers the checkpoint just saved; a few steps may have taught that model to stop
+        # at once (then it rightly says it made no speech), so speak with an exported model typed in by path,
+        # which is what a user does with a folder from `python -m amharic_tts.export`
         open_tab("4 · Synthesize")
         expect(page.locator("#synth_model input")).to_have_value(f"runs/smoke/{checkpoints[0].name}", timeout=20_000)
+        page.locator("#synth_model input").fill(str(exported_model))
+        page.locator("#synth_model input").press("Enter")
+        expect(page.locator("#synth_model input")).to_have_value(str(exported_model), timeout=20_000)
         page.locator("#synth_text textarea").fill("ሰላም ነው።")
         page.click("#synth_speak")
         expect(page.locator("#synth_info")).to_contain_text("s of speech", timeout=240_000)

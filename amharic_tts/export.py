@@ -52,13 +52,13 @@ def export_model(checkpoint: str | Path, output: str | Path, *, dtype: str = "fl
     from amharic_tts.hub import model_card
     from amharic_tts.model.base import resolve_base_dir, t3_config_to_dict
     from amharic_tts.model.base import CONDS_FILE
-    from amharic_tts.training.run import CONFIG_FILE, TOKENIZER_DIR, load_trained_t3
+    from amharic_tts.training.run import CONFIG_FILE, TOKENIZER_DIR, find_run_dir, load_trained_t3
 
     checkpoint, output = Path(checkpoint), Path(output)
     if dtype not in DTYPES:
         raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    run_dir = checkpoint if (checkpoint / CONFIG_FILE).is_file() else checkpoint.parent
-    if not (run_dir / CONFIG_FILE).is_file():
+    run_dir = find_run_dir(checkpoint)
+    if run_dir is None:
         raise UserError(f"{checkpoint} is not a training run or checkpoint (no {CONFIG_FILE} in it or its parent)")
     if not (checkpoint / "model.safetensors").is_file():
         raise UserError(f"{checkpoint} has no model.safetensors: pass a checkpoint-N folder or a finished run")

@@ -96,13 +96,14 @@ class AmharicTTS:
                         revision: str | None = None, token: str | bool | None = None,
                         watermark: bool = True) -> "AmharicTTS":
         """Load an exported model (Hub repo id or folder), or a training run / checkpoint folder."""
+        from amharic_tts.model.base import resolve_base_dir
+        from amharic_tts.training.run import find_run_dir
+
         device = device or default_device()
         path = Path(name_or_path).expanduser()
         exported = path.is_dir() and (path / MODEL_CONFIG_FILE).is_file()  # also OUTPUT/export inside a run
-        if path.is_dir() and not exported and _run_dir(path) is not None:
+        if path.is_dir() and not exported and find_run_dir(path) is not None:
             return cls._from_training_run(path, device=device, watermark=watermark)
-        from amharic_tts.model.base import resolve_base_dir
-
         if not path.exists() and str(name_or_path).count("/") != 1:
             raise ModelLoadError(f"{name_or_path} is neither a model folder nor a Hub repo id (user/name)")
         try:
@@ -125,9 +126,9 @@ class AmharicTTS:
     def _from_training_run(cls, path: Path, *, device: str, watermark: bool) -> "AmharicTTS":
         import yaml
 
-        from amharic_tts.training.run import CONFIG_FILE, TOKENIZER_DIR, load_trained_t3
+        from amharic_tts.training.run import CONFIG_FILE, TOKENIZER_DIR, find_run_dir, load_trained_t3
 
-        run_dir = _run_dir(path)
+        run_dir = find_run_dir(path)
         if not (path / "model.safetensors").is_file():
             raise ModelLoadError(f"{path} holds no model.safetensors: pass a checkpoint-N folder or a finished "
                                  "run's output folder")
@@ -284,16 +285,6 @@ class AmharicTTS:
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-
-def _run_dir(path: Path) -> Path | None:
-    """The training run a folder belongs to (the folder itself or a checkpoint's parent), if it is one."""
-    from amharic_tts.training.run import CONFIG_FILE
-
-    for candidate in (path, path.parent):
-        if (candidate / CONFIG_FILE).is_file():
-            return candidate
-    return None
 
 
 def _read_config(folder: Path) -> dict:

@@ -265,6 +265,15 @@ def _export_and_push(output_dir: Path, training_args, *, finished: bool) -> None
                     private=bool(training_args.hub_private_repo), token=training_args.hub_token)
 
 
+def find_run_dir(path: str | os.PathLike) -> Path | None:
+    """The training run ``path`` belongs to: the folder itself (a run's output) or its parent (a checkpoint)."""
+    path = Path(path)
+    for candidate in (path, path.parent):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    return None
+
+
 def load_trained_t3(path: str | os.PathLike, *, merge: bool = True):
     """Upstream ``T3`` with the weights of a run's folder or one of its checkpoints (LoRA merged).
 
@@ -277,7 +286,9 @@ def load_trained_t3(path: str | os.PathLike, *, merge: bool = True):
     from amharic_tts.model.vocab import LoraOptions, apply_lora, extend_text_vocab, merge_lora
 
     path = Path(path)
-    run_dir = path if (path / CONFIG_FILE).is_file() else path.parent
+    run_dir = find_run_dir(path)
+    if run_dir is None:
+        raise FileNotFoundError(f"{path} is not a training run or checkpoint (no {CONFIG_FILE} in it or its parent)")
     config = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     hp = t3_config_from_dict(json.loads((run_dir / T3_CONFIG_FILE).read_text(encoding="utf-8")))
     size = hp.text_tokens_dict_size

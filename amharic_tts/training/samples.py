@@ -22,11 +22,10 @@ import torch
 from transformers import TrainerCallback
 
 from amharic_tts.model.loss import T3Batch, greedy_speech_tokens
-from amharic_tts.model.voice import MIN_VOCODER_TOKENS
+from amharic_tts.model.voice import MIN_VOCODER_TOKENS, S3GEN_RATE
 
 logger = logging.getLogger(__name__)
 
-S3GEN_RATE = 24000
 
 
 class SpeechRenderer:

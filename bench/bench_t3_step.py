@@ -4,21 +4,25 @@
     python bench/bench_t3_step.py --base runs/demo/base --steps 3            # tiny base on CPU (the demo uses this)
     python bench/bench_t3_step.py --arch multilingual --device cuda --bf16   # real-size 520M T3, random weights
     python bench/bench_t3_step.py --base DIR --compare-upstream               # ours vs upstream's layout, one run
+    python bench/bench_t3_step.py --arch multilingual --device cuda --bf16 --max-tokens 12000  # token budget too
 
-Every run trains on one pool of samples whose speech lasts 2-20 s (uniform), in batches ordered as the Trainer's
-length-grouped sampler orders them, or shuffled. ``--compare-upstream`` adds, in the same process: our layout on
-shuffled batches, and the baseline, upstream's ``T3.forward`` (per-sample splicing, padded text before speech,
-logits at every position) on shuffled batches. Each step: extend the text vocabulary (to ``--tokenizer``'s size,
-or by ``--new-tokens``), freeze the pretrained rows, AdamW with weight decay,
-grad clipping, one optimizer step on a random batch with a spread of lengths like real speech (1-20 s at
-25 tokens/s). Prints the losses, real (non-pad) tokens per second and peak GPU memory, and checks that the
-pretrained text rows did not move.
+Every run trains on batches drawn from one pool of samples whose speech lasts 2-20 s (uniform, or ``--lengths
+lognormal``: right-skewed around 5 s, like subtitle cues), in the order the Trainer's length-grouped sampler
+gives, or shuffled. ``--compare-upstream`` adds, in the same process and interleaved step by step (so a change in
+the machine's load hits every run alike): our layout on shuffled batches; our layout with no padding at all (each
+grouped batch's samples set to its mean lengths: the bound for any batching or packing scheme); and the baseline,
+upstream's ``T3.forward`` (per-sample splicing, padded text before speech, logits at every position) on shuffled
+batches. Each step: extend the text vocabulary (to ``--tokenizer``'s size, or by ``--new-tokens``), freeze the
+pretrained rows, AdamW with weight decay, grad clipping, one optimizer step.
+Prints the losses, real (non-pad) speech tokens per second, the real-token share, peak GPU memory, and checks
+that the pretrained text rows did not move.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 
 import torch
@@ -54,30 +58,59 @@ def upstream_layout_loss(t3, batch: T3Batch) -> torch.Tensor:
 
 
 def sample_pool(args):
-    """(text_lens, speech_lens) of every sample the runs train on: speech uniform in [min, max] tokens."""
+    """(text_lens, speech_lens) of the pool the batches are drawn from: 50 batches' worth (the mega-batch the
+    Trainer's length-grouped sampler sorts) or more. Speech lengths are uniform in [min, max] tokens, or
+    log-normal (median ``--median-speech``, clipped to [min, max]), the right-skewed shape of subtitle cues."""
     g = torch.Generator().manual_seed(args.seed)
-    n = (args.warmup + args.steps) * args.batch_size
-    speech = torch.randint(args.min_speech, args.max_speech + 1, (n,), generator=g).tolist()
+    n = max(50, args.warmup + args.steps) * args.batch_size
+    if args.lengths == "uniform":
+        speech = torch.randint(args.min_speech, args.max_speech + 1, (n,), generator=g)
+    else:
+        speech = (math.log(args.median_speech) + args.sigma * torch.randn(n, generator=g)).exp().round().long()
+    speech = speech.clamp(args.min_speech, args.max_speech).tolist()
     text = [max(4, int(s * 0.3)) for s in speech]  # ~0.3 text tokens per speech token, as in read speech
     return text, speech
 
 
-def batch_order(lengths, batch_size, grouped: bool, seed: int) -> list[int]:
-    """The order the Trainer's sampler would give: length-grouped mega-batches, or plain shuffling."""
+def batch_plan(text_lens, speech_lens, args, mode: str) -> list[tuple[list[int], list[int]]]:
+    """The (text_lens, speech_lens) of each timed batch (warm-up first).
+
+    ``random``: consecutive batches of a shuffled pool (what a plain DataLoader gives). ``grouped``: the batches
+    of the Trainer's length-grouped order over the pool, a random selection of them (an epoch visits them all in
+    random batch order, so the first few would be biased to the longest). ``no-padding``: the grouped batches with
+    every sample set to its batch's mean lengths: the same work with no padding at all, the bound any batching or
+    packing scheme could reach."""
     from transformers.trainer_pt_utils import get_length_grouped_indices
 
-    g = torch.Generator().manual_seed(seed)
-    if grouped:  # one mega-batch over the pool (the Trainer's sampler uses 50 batches once the data is large)
-        batches = max(1, len(lengths) // batch_size)
-        return list(get_length_grouped_indices(lengths, batch_size, mega_batch_mult=min(50, batches), generator=g))
-    return torch.randperm(len(lengths), generator=g).tolist()
+    g = torch.Generator().manual_seed(args.seed)
+    n_batches = len(speech_lens) // args.batch_size
+    totals = [t + s for t, s in zip(text_lens, speech_lens)]
+    if mode == "token-budget":  # the Trainer's max_tokens_per_batch batches, a random selection of them
+        from amharic_tts.training.sampler import TokenBudgetBatchSampler
+
+        made = TokenBudgetBatchSampler(totals, args.max_tokens, seed=args.seed).batches
+        chosen = torch.randint(len(made), (args.warmup + args.steps,), generator=g).tolist()
+        return [([text_lens[i] for i in made[b]], [speech_lens[i] for i in made[b]]) for b in chosen]
+    if mode == "random":
+        order = torch.randperm(len(totals), generator=g).tolist()
+        chosen = range(args.warmup + args.steps)
+    else:
+        order = get_length_grouped_indices(totals, args.batch_size, mega_batch_mult=50, generator=g)
+        chosen = torch.randperm(n_batches, generator=g)[: args.warmup + args.steps].tolist()
+    plan = []
+    for b in chosen:
+        ids = order[b * args.batch_size:(b + 1) * args.batch_size]
+        text, speech = [text_lens[i] for i in ids], [speech_lens[i] for i in ids]
+        if mode == "no-padding":
+            text = [round(sum(text) / len(text))] * len(text)
+            speech = [round(sum(speech) / len(speech))] * len(speech)
+        plan.append((text, speech))
+    return plan
 
 
-def batches(t3, args, text_vocab, order, text_lens, speech_lens):
-    for step in range(args.warmup + args.steps):
-        ids = order[step * args.batch_size:(step + 1) * args.batch_size]
-        yield random_batch(t3, [text_lens[i] for i in ids], [speech_lens[i] for i in ids], seed=args.seed + step,
-                           text_vocab=text_vocab).to(args.device)
+def batches(t3, args, text_vocab, plan):
+    for step, (text, speech) in enumerate(plan):
+        yield random_batch(t3, text, speech, seed=args.seed + step, text_vocab=text_vocab).to(args.device)
 
 
 def real_share(batch) -> float:
@@ -93,9 +126,16 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lengths", choices=["uniform", "lognormal"], default="uniform",
+                        help="speech length distribution of the sample pool")
     parser.add_argument("--min-speech", type=int, default=50, help="speech tokens (25 per second): 2 s")
     parser.add_argument("--max-speech", type=int, default=500, help="20 s")
+    parser.add_argument("--median-speech", type=int, default=125, help="lognormal: the median, 5 s")
+    parser.add_argument("--sigma", type=float, default=0.5, help="lognormal: the spread (log scale)")
     parser.add_argument("--no-grouping", action="store_true", help="random batches for our layout too")
+    parser.add_argument("--max-tokens", type=int, default=0,
+                        help="our layout on batches filled to this many text + speech positions (the Trainer's "
+                             "max_tokens_per_batch) instead of --batch-size samples")
     parser.add_argument("--new-tokens", type=int, default=500, help="rows to add when no --tokenizer is given")
     parser.add_argument("--tokenizer", help="a directory from build_tokenizer.py: extend T3 to its vocabulary")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -125,37 +165,48 @@ def main(argv=None) -> int:
                       "trainable": sum(p.numel() for p in params), "text_vocab": new_size}))
 
     text_lens, speech_lens = sample_pool(args)
-    totals = [t + s for t, s in zip(text_lens, speech_lens)]
 
-    def run(loss_fn, label, grouped):
-        optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
-        if args.device.startswith("cuda"):
-            torch.cuda.reset_peak_memory_stats()
-        speech_tokens, elapsed, shares = 0, 0.0, []
-        order = batch_order(totals, args.batch_size, grouped, args.seed)
-        for step, batch in enumerate(batches(t3, args, new_size, order, text_lens, speech_lens)):
-            sync()
-            start = time.perf_counter()
-            with torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16, enabled=args.bf16):
-                loss = loss_fn(batch)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            sync()
-            if step >= args.warmup:
-                elapsed += time.perf_counter() - start
-                speech_tokens += int(batch.speech_token_lens.sum())
-                shares.append(real_share(batch))
-                print(json.dumps({"layout": label, "step": step - args.warmup + 1, "loss": round(loss.item(), 4)}))
-        result = {"layout": label, "batches": "length-grouped" if grouped else "random", "steps": args.steps,
-                  "seconds_per_step": round(elapsed / args.steps, 4),
-                  "real_speech_tokens_per_second": round(speech_tokens / elapsed, 1),
-                  "real_token_share": round(sum(shares) / len(shares), 4)}
-        if args.device.startswith("cuda"):
-            result["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
-        print(json.dumps(result))
-        return result
+    def timed_runs(runs: dict) -> dict:
+        """Train every run of ``runs`` ({name: (loss_fn, label, batches mode)}) step by step, interleaved, so a
+        change in the machine's load hits every run alike; each run has its own optimizer."""
+        state = {}
+        for name, (loss_fn, label, mode) in runs.items():
+            plan = batch_plan(text_lens, speech_lens, args, mode)
+            state[name] = dict(loss_fn=loss_fn, label=label, mode=mode, peak=0, speech_tokens=0, elapsed=0.0,
+                               shares=[], batches=batches(t3, args, new_size, plan),
+                               optimizer=torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01))
+        for step in range(args.warmup + args.steps):
+            for r in state.values():
+                batch = next(r["batches"])
+                sync()
+                if args.device.startswith("cuda"):
+                    torch.cuda.reset_peak_memory_stats()
+                start = time.perf_counter()
+                with torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16, enabled=args.bf16):
+                    loss = r["loss_fn"](batch)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                r["optimizer"].step()
+                r["optimizer"].zero_grad(set_to_none=True)
+                sync()
+                if step >= args.warmup:
+                    r["elapsed"] += time.perf_counter() - start
+                    r["speech_tokens"] += int(batch.speech_token_lens.sum())
+                    r["shares"].append(real_share(batch))
+                    if args.device.startswith("cuda"):
+                        r["peak"] = max(r["peak"], torch.cuda.max_memory_allocated())
+                    print(json.dumps({"layout": r["label"], "batches": r["mode"], "step": step - args.warmup + 1,
+                                      "loss": round(loss.item(), 4)}))
+        results = {}
+        for name, r in state.items():
+            results[name] = {"layout": r["label"], "batches": r["mode"], "steps": args.steps,
+                             "seconds_per_step": round(r["elapsed"] / args.steps, 4),
+                             "real_speech_tokens_per_second": round(r["speech_tokens"] / r["elapsed"], 1),
+                             "real_token_share": round(sum(r["shares"]) / len(r["shares"]), 4)}
+            if args.device.startswith("cuda"):
+                results[name]["peak_memory_gib"] = round(r["peak"] / 2**30, 2)
+            print(json.dumps(results[name]))
+        return results
 
     def sync():
         if args.device.startswith("cuda"):
@@ -166,21 +217,31 @@ def main(argv=None) -> int:
 
     from amharic_tts.training.sampler import real_token_share
 
+    big_args = argparse.Namespace(**{**vars(args), "seed": args.seed + 1, "warmup": 0, "steps": 10_000})
+    big_lengths = [t + s for t, s in zip(*sample_pool(big_args))][:10_000]
     g = torch.Generator().manual_seed(args.seed + 1)
-    big = torch.randint(args.min_speech, args.max_speech + 1, (10_000,), generator=g).tolist()
-    big_lengths = [s + max(4, int(s * 0.3)) for s in big]
     grouped_order = list(LengthGroupedSampler(args.batch_size, lengths=big_lengths, generator=g))
     print(json.dumps({"real_token_share_10k_samples": {
         "length_grouped_sampler": round(real_token_share(big_lengths, grouped_order, args.batch_size), 4),
         "random": round(real_token_share(big_lengths, torch.randperm(10_000, generator=g).tolist(),
                                          args.batch_size), 4)}}))
-    ours = run(lambda b: t3_loss(t3, b, check=False).loss, "packed", grouped=not args.no_grouping)
+
+    def ours(b):
+        return t3_loss(t3, b, check=False).loss
+
+    runs = {"packed": (ours, "packed", "random" if args.no_grouping else "grouped")}
+    if args.max_tokens:
+        runs["packed_token_budget"] = (ours, "packed", "token-budget")
     if args.compare_upstream:
         if not args.no_grouping:
-            run(lambda b: t3_loss(t3, b, check=False).loss, "packed", grouped=False)
-        theirs = run(lambda b: upstream_layout_loss(t3, b), "upstream_forward", grouped=False)
-        print(json.dumps({"speedup_real_speech_tokens_per_second": round(
-            ours["real_speech_tokens_per_second"] / theirs["real_speech_tokens_per_second"], 2)}))
+            runs["packed_random"] = (ours, "packed", "random")
+        runs["packed_no_padding"] = (ours, "packed", "no-padding")
+        runs["baseline"] = (lambda b: upstream_layout_loss(t3, b), "upstream_forward", "random")
+    results = timed_runs(runs)
+    if args.compare_upstream:
+        base = results.pop("baseline")["real_speech_tokens_per_second"]
+        print(json.dumps({"speedup_over_baseline": {
+            name: round(r["real_speech_tokens_per_second"] / base, 2) for name, r in results.items()}}))
     unchanged = torch.equal(t3.text_emb.base_weight.detach().cpu(), frozen.cpu())
     print(json.dumps({"pretrained_text_rows_unchanged": unchanged}))
     return 0 if unchanged else 1

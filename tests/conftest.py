@@ -1,17 +1,22 @@
 """Shared, expensive set-up: built once per test session. Nothing here touches the network."""
 
+import atexit
 import copy
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before huggingface_hub is imported anywhere
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # datasets' cache (prepared-data tests) in a fresh folder per session, never the user's
-os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="amharic-tts-datasets-cache-")
-# `evaluate` copies local metric scripts (amharic_cer) into its modules cache: keep that out of the user's too
-os.environ["HF_MODULES_CACHE"] = tempfile.mkdtemp(prefix="amharic-tts-modules-cache-")
+# `evaluate` copies local metric scripts (amharic_cer) into its modules cache: keep that out of the user's too.
+# Both go when the session ends (they are not pytest tmp_paths, which pytest rotates itself).
+for _variable, _prefix in (("HF_DATASETS_CACHE", "amharic-tts-datasets-cache-"),
+                           ("HF_MODULES_CACHE", "amharic-tts-modules-cache-")):
+    os.environ[_variable] = tempfile.mkdtemp(prefix=_prefix)
+    atexit.register(shutil.rmtree, os.environ[_variable], ignore_errors=True)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

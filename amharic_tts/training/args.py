@@ -73,6 +73,10 @@ class T3TrainingArguments(TrainingArguments):
     eval_asr_samples: int = field(default=16, metadata={"help": "validation sentences scored by the ASR model"})
     remove_unused_columns: bool = field(default=False)
     train_sampling_strategy: str = field(default="group_by_length")
+    max_tokens_per_batch: int = field(default=0, metadata={
+        "help": "fill each training batch with samples of similar length up to this many padded text + speech "
+                "positions (samples x the longest one) instead of a fixed per_device_train_batch_size: short "
+                "clips then share a batch with many others and memory use is even (0: fixed batch size)"})
     report_to: list[str] | str | None = field(default_factory=lambda: ["tensorboard"])
 
 

@@ -177,6 +177,16 @@ def train(model_args, data_args, training_args) -> int:
                                      split="validation", keep_audio=True)
     if len(train_set) == 0:
         raise TrainingSetupError("no training samples are left after the length limits")
+    budget = training_args.max_tokens_per_batch
+    if budget:
+        if budget < 0:
+            raise TrainingSetupError(f"max_tokens_per_batch must be positive (or 0: off), got {budget}")
+        over = [n for n in train_set["length"] if n > budget]
+        if over:
+            raise TrainingSetupError(
+                f"max_tokens_per_batch {budget} is less than the longest training sample ({max(over)} text + speech "
+                f"tokens; {len(over)} of {len(train_set)} samples are longer): raise it, or leave long samples out "
+                f"with max_speech_tokens / max_text_tokens")
     if training_args.process_index == 0:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / CONFIG_FILE).write_text(yaml.safe_dump(
@@ -209,14 +219,21 @@ def train(model_args, data_args, training_args) -> int:
         if training_args.num_samples > 0:
             trainer.add_callback(AudioSampleCallback(trainer, model_args, eval_set, renderer))
         if training_args.eval_asr_model:
-            if renderer.vocoder() is None:
-                raise TrainingSetupError("eval_asr_model needs the base model's S3Gen (s3gen.pt) to render speech")
+            from amharic_tts.model.base import S3GEN_FILE, BaseModelError, resolve_base_dir
+
+            try:  # every rank checks (so all stop alike); only rank 0 renders, so only it loads S3Gen
+                resolve_base_dir(model_args.base_model, [S3GEN_FILE], revision=model_args.base_revision)
+            except BaseModelError as err:
+                raise TrainingSetupError(f"eval_asr_model needs the base model's S3Gen to render speech: {err}") \
+                    from err
             rows = [eval_set[i] for i in range(min(training_args.eval_asr_samples, len(eval_set)))]
             trainer.intelligibility = IntelligibilityScorer(renderer, rows, training_args.eval_asr_model,
                                                             training_args.eval_asr_lang)
             if training_args.process_index == 0:
                 from amharic_tts.evaluation.asr import ASRModelError
 
+                if renderer.vocoder() is None:
+                    raise TrainingSetupError("eval_asr_model: the base model's S3Gen could not be loaded")
                 try:  # a wrong ASR model fails now, not at the first evaluation
                     trainer.intelligibility.transcriber()
                 except ASRModelError as err:

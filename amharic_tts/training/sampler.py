@@ -1,8 +1,12 @@
 """Length-aware sampling: samples of similar length share a batch, so padding stays small.
 
-transformers' ``LengthGroupedSampler`` shuffles, cuts the order into mega-batches, and sorts each mega-batch by
-length. This subclass draws that shuffle from a generator seeded by ``seed + epoch``, so a resumed run visits
-the samples in the same order as an uninterrupted one.
+Two ways, both seeded by ``seed + epoch`` so a resumed run visits the samples in the same order as an
+uninterrupted one:
+
+- :class:`SeededLengthGroupedSampler` (the default, fixed batch size): transformers' ``LengthGroupedSampler``
+  shuffles, cuts the order into mega-batches, and sorts each mega-batch by length.
+- :class:`TokenBudgetBatchSampler` (``max_tokens_per_batch``): batches of varying size filled to a budget of
+  padded positions, as speech toolkits batch by frames.
 """
 
 from __future__ import annotations
@@ -35,3 +39,65 @@ def real_token_share(lengths: Sequence[int], order: Sequence[int], batch_size: i
         real += sum(batch)
         padded += max(batch) * len(batch)
     return real / padded if padded else 1.0
+
+
+class TokenBudgetBatchSampler:
+    """Batches filled to a token budget: each holds as many samples of similar length as fit in
+    ``max_tokens`` padded positions (samples × the longest sample's length), so a batch of short clips holds
+    many and a batch of 20 s clips few, and memory use is about the same at every step.
+
+    The batches are made once, from the samples sorted by length (ties broken by a seeded shuffle), and each
+    epoch visits them in a seeded random order (``seed + epoch``), the costliest first so an out-of-memory
+    error shows at the first step rather than hours in. The same batches and order on every run with the same
+    seed make a resumed run continue exactly. ``batch_size`` is None, which is how Accelerate recognises
+    batches of varying size when it shards them across processes.
+    """
+
+    batch_size = None
+    drop_last = False
+
+    def __init__(self, lengths: Sequence[int], max_tokens: int, seed: int = 0):
+        lengths = [int(n) for n in lengths]
+        if max_tokens <= 0:
+            raise ValueError(f"max_tokens must be positive, got {max_tokens}")
+        if lengths and max(lengths) > max_tokens:
+            raise ValueError(f"a token budget of {max_tokens} per batch is smaller than the longest sample "
+                             f"({max(lengths)} tokens)")
+        self.lengths = lengths
+        self.max_tokens = int(max_tokens)
+        self.seed = seed
+        self.epoch = 0
+        ties = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(seed)).tolist()
+        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], ties[i]))
+        self.batches: list[list[int]] = []
+        for i in order:  # longest first, so a batch's first sample sets its padded width
+            batch = self.batches[-1] if self.batches else None
+            if batch is None or (len(batch) + 1) * lengths[batch[0]] > self.max_tokens:
+                self.batches.append([i])
+            else:
+                batch.append(i)
+
+    @property
+    def sampler(self):  # Accelerate passes the epoch on through ``batch_sampler.sampler.set_epoch``
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        if not self.batches:
+            return iter(())
+        costs = [len(batch) * self.lengths[batch[0]] for batch in self.batches]
+        first = max(range(len(self.batches)), key=lambda b: costs[b])
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        rest = [b for b in torch.randperm(len(self.batches), generator=generator).tolist() if b != first]
+        return iter([list(self.batches[b]) for b in [first, *rest]])
+
+    def real_token_share(self) -> float:
+        """Share of real (non-pad) positions over an epoch of these batches."""
+        real = sum(self.lengths)
+        padded = sum(len(batch) * self.lengths[batch[0]] for batch in self.batches)
+        return real / padded if padded else 1.0

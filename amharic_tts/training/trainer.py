@@ -10,8 +10,8 @@
 - SIGINT/SIGTERM: checkpoint at the next step boundary and a clean exit; a second signal exits at once.
 - Checkpoints are written to ``tmp-checkpoint-N`` and renamed to ``checkpoint-N`` when complete, so a kill
   while saving never leaves a half checkpoint that resuming from ``latest`` would pick.
-- The length-grouped sampler is seeded per epoch, and the collator's randomness lives in the RNG state the
-  Trainer checkpoints, so a resumed run continues exactly where it stopped.
+- The length-grouped sampler (or the token-budget batch sampler) is seeded per epoch, and the collator's
+  randomness lives in the RNG state the Trainer checkpoints, so a resumed run continues exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from torch import nn
 from transformers import Trainer, TrainerCallback
 
 from amharic_tts.model.loss import T3Batch, t3_loss
-from amharic_tts.training.sampler import SeededLengthGroupedSampler
+from amharic_tts.training.sampler import SeededLengthGroupedSampler, TokenBudgetBatchSampler
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,34 @@ class T3Trainer(Trainer):
             return SeededLengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
                                               dataset["length"], seed=self.args.seed)
         return super()._get_train_sampler(train_dataset)
+
+    def get_train_dataloader(self):
+        if not self.args.max_tokens_per_batch:
+            return super().get_train_dataloader()
+        from functools import partial
+
+        from torch.utils.data import DataLoader
+        from transformers.trainer_utils import seed_worker
+
+        sampler = self.token_budget_sampler()
+        loader = DataLoader(self.train_dataset, batch_sampler=sampler, collate_fn=self.data_collator,
+                            num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory,
+                            persistent_workers=self.args.dataloader_persistent_workers,
+                            prefetch_factor=self.args.dataloader_prefetch_factor,
+                            worker_init_fn=partial(seed_worker, num_workers=self.args.dataloader_num_workers,
+                                                   rank=self.args.process_index))
+        return self.accelerator.prepare(loader)
+
+    def token_budget_sampler(self) -> TokenBudgetBatchSampler:
+        """The batches of ``max_tokens_per_batch`` (made once: the trainer sets its epoch at each epoch start)."""
+        if getattr(self, "_token_budget_sampler", None) is None:
+            sampler = TokenBudgetBatchSampler(self.train_dataset["length"], self.args.max_tokens_per_batch,
+                                              seed=self.args.seed)
+            logger.info("token budget %d per batch: %d batches of %.1f samples on average, real-token share %.3f",
+                        sampler.max_tokens, len(sampler), len(self.train_dataset) / max(1, len(sampler)),
+                        sampler.real_token_share())
+            self._token_budget_sampler = sampler
+        return self._token_budget_sampler
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
@@ -245,8 +273,11 @@ class StopControlCallback(TrainerCallback):
         self._previous.clear()
 
     def on_epoch_begin(self, args, state, control, **kwargs):
-        if self.trainer.collator is not None:  # a resumed run starts inside an epoch: floor, not round
-            self.trainer.collator.epoch = int(math.floor(state.epoch + 1e-9))
+        epoch = int(math.floor(state.epoch + 1e-9))  # a resumed run starts inside an epoch: floor, not round
+        if self.trainer.collator is not None:
+            self.trainer.collator.epoch = epoch
+        if self.trainer.args.max_tokens_per_batch:  # Accelerate's set_epoch does not reach a sharded batch sampler
+            self.trainer.token_budget_sampler().set_epoch(epoch)  # once resumed: the same order as before
 
     def on_step_end(self, args, state, control, **kwargs):
         stop = torch.tensor(float(self.signalled > 0), device=args.device)

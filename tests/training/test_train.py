@@ -162,11 +162,22 @@ def test_bad_configurations_fail_before_training(demo_run_inputs, tmp_path, caps
     DatasetDict({"train": Dataset.from_dict({"text": ["ሰላም"], "speaker": ["a"]})}).save_to_disk(str(no_tokens))
     cases.append((args_for(demo_run_inputs, tmp_path / "o3", "--dataset", str(no_tokens)),
                   "has no speech_tokens, speaker_emb column(s)"))
+    cases.append((args_for(demo_run_inputs, tmp_path / "o5", "--max_tokens_per_batch", "10"),
+                  "max_tokens_per_batch 10 is less than the longest training sample"))
+    no_vocoder = tmp_path / "base_without_s3gen"  # eval_asr_model renders speech: it needs the base's S3Gen
+    no_vocoder.mkdir()
+    for file in Path(demo_run_inputs["base"]).iterdir():
+        if file.name != "s3gen.pt":
+            (no_vocoder / file.name).symlink_to(file)
+    cases.append((args_for(demo_run_inputs, tmp_path / "o4", "--base_model", str(no_vocoder),
+                           "--eval_asr_model", str(tmp_path / "asr")),
+                  "eval_asr_model needs the base model's S3Gen to render speech: Base model"))
     for argv, message in cases:
         assert run.main(argv) == 2, message
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
     assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3"))
+    assert not list((tmp_path / "o4").glob("checkpoint-*")) and not (tmp_path / "o5").exists()
 
 
 def test_two_processes_train_together_and_only_rank_0_writes(demo_run_inputs, tmp_path):
@@ -241,3 +252,48 @@ def test_every_log_is_a_json_line_in_the_output_folder(smoke):
     logged = {l["step"]: l for l in history(smoke) if "speech_loss" in l}
     assert all(r["speech_loss"] == pytest.approx(logged[r["step"]]["speech_loss"]) for r in train)
     assert all(r["time"] > 0 for r in records) and records[-1]["step"] == 12
+
+
+def test_token_budget_batches_train_and_resume_exactly_across_epochs(demo_run_inputs, tmp_path, monkeypatch):
+    from datasets import load_from_disk
+
+    train = load_from_disk(str(demo_run_inputs["data"]))["train"]
+    longest = max(len(t) for t in train["speech_tokens"]) + 2 * max(len(t) for t in train["text"]) + 4
+    budget = 2 * longest  # a few samples per batch, and a handful of batches per epoch
+    common = ["--max_steps", "-1", "--num_train_epochs", "2", "--logging_steps", "1", "--eval_strategy", "no",
+              "--save_steps", "1000", "--num_samples", "0", "--max_tokens_per_batch", str(budget)]
+    seen = []
+    original = T3Trainer.training_step
+
+    def recording_step(self, model, inputs, num_items_in_batch=None):
+        lengths = inputs["text_token_lens"] + inputs["speech_token_lens"]
+        seen.append((self.state.epoch, len(lengths), int(lengths.max())))
+        return original(self, model, inputs, num_items_in_batch)
+
+    monkeypatch.setattr(T3Trainer, "training_step", recording_step)
+    assert run.main(args_for(demo_run_inputs, tmp_path / "straight", *common)) == 0
+    straight = {l["step"]: l["loss"] for l in history(tmp_path / "straight") if "loss" in l}
+    per_epoch = len(seen) // 2
+    assert len(seen) == 2 * per_epoch == len(straight) and per_epoch >= 3
+    assert all(n * width <= budget for _, n, width in seen)
+    assert len({n for _, n, _ in seen}) > 1  # the batch size follows the lengths
+    assert sum(n for _, n, _ in seen[:per_epoch]) == sum(n for _, n, _ in seen[per_epoch:]) == len(train)
+    assert [n for _, n, _ in seen[:per_epoch]] != [n for _, n, _ in seen[per_epoch:]]  # reshuffled per epoch
+
+    stop_at = per_epoch + 1  # stopped inside the second epoch
+
+    def step_with_signal(self, model, inputs, num_items_in_batch=None):
+        if self.state.global_step == stop_at - 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, model, inputs, num_items_in_batch)
+
+    monkeypatch.setattr(T3Trainer, "training_step", step_with_signal)
+    assert run.main(args_for(demo_run_inputs, tmp_path / "stopped", *common)) == 0
+    monkeypatch.setattr(T3Trainer, "training_step", original)
+    assert latest_checkpoint(str(tmp_path / "stopped")).endswith(f"checkpoint-{stop_at}")
+    assert run.main(args_for(demo_run_inputs, tmp_path / "stopped", *common,
+                             "--resume_from_checkpoint", "latest")) == 0
+    resumed = {l["step"]: l["loss"] for l in history(tmp_path / "stopped") if "loss" in l}
+    assert sorted(resumed) == sorted(straight)
+    for step in range(stop_at + 1, 2 * per_epoch + 1):
+        assert resumed[step] == pytest.approx(straight[step], abs=1e-5), step

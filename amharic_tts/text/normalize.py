@@ -2,24 +2,36 @@
 
 Rules, in the order they run (each can be switched off in :class:`NormalizerConfig` where it says so):
 
-1. Unicode NFC; control characters become spaces; format characters (zero-width space/joiners, BOM, soft
-   hyphen, direction marks) are removed; runs of white space become one space.
+1. Unicode NFC; control characters become spaces; format characters (category Cf: zero-width space/joiners,
+   BOM, soft hyphen, direction marks and isolates, tags) are removed; runs of white space become one space.
    ``"ሰላም\\u200b  ነው\\tወይ"`` -> ``"ሰላም ነው ወይ"``
 2. Ethiopic word separators: a doubled word space or colon written for the full stop becomes ``።``; a single
    ``፡`` (the old word space) becomes a space.   ``"ሰላም::"`` -> ``"ሰላም።"``, ``"ሰላም፡ነው"`` -> ``"ሰላም ነው"``
 3. Abbreviations (``expand_abbreviations``), from ``data/abbreviations.tsv``; longer ones first; spaced forms
-   and a proclitic written onto them are understood.   ``"የዶ/ር አበበ"`` -> ``"የዶክተር አበበ"``,
-   ``"በ1999 ዓ. ም."`` -> ``"በ... ዓመተ ምሕረት።"``, ``"ት/ቤት"`` -> ``"ትምህርት ቤት"``
+   and a proclitic written onto them are understood; one is never matched as a piece of a longer dotted or
+   slashed abbreviation (``"አ.አ"`` is not read inside ``"ኢ.አ.አ"``; such unknown ones are kept as written).
+   ``"የዶ/ር አበበ"`` -> ``"የዶክተር አበበ"``, ``"ዶ.ር"`` -> ``"ዶክተር"``, ``"በ1999 ዓ. ም."`` -> ``"በ... ዓመተ ምሕረት።"``,
+   ``"ት/ቤት"`` -> ``"ትምህርት ቤት"``, ``"5 ኪ.ሜ"`` -> ``"... ኪሎ ሜትር"``, ``"አ.አ.ዩ"`` -> ``"አዲስ አበባ ዩኒቨርሲቲ"``
 4. Numbers read as words (``verbalize_numbers``; see :mod:`amharic_tts.text.numbers`): Ethiopic numerals,
-   integers up to 10^15, thousands separators, decimals, percentages, ብር/ሳንቲም, ordinals.
-   ``"50%"`` -> ``"ሃምሳ በመቶ"`` (then folded: ``"ሀምሳ በመቶ"``), ``"3ኛ"`` -> ``"ሶስተኛ"``, ``"፳፻፲፭"`` -> 2015 in words
-5. Homophone folding (``fold_homophones``), from ``data/homophones.tsv``: ሐ/ኀ->ሀ, ሠ->ሰ, ዐ->አ and ፀ->ጸ series,
+   integers up to 10^15, thousands separators, decimals, percentages, ብር/ሳንቲም, ordinals (``3ኛ``, ``2ተኛ``),
+   dates (``12.05.2015``, ``12/05/2015``: three numbers), times (``12:30``), degrees; a scale or unit word
+   written onto the digits is split off (``5ሺህ``). ``"50%"`` -> ``"ሃምሳ በመቶ"`` (then folded: ``"ሀምሳ በመቶ"``),
+   ``"3ኛ"`` -> ``"ሶስተኛ"``, ``"፳፻፲፭"`` -> 2015 in words, ``"12:30"`` -> ``"አስራ ሁለት ሰዓት ከሰላሳ"`` (folded:
+   ``ሰአት``), ``"100ሺ"`` -> ``"አንድ መቶ ሺ"``, ``"12.05.2015"`` -> ``"አስራ ሁለት አምስት ሁለት ሺህ አስራ አምስት"``
+5. Symbols nobody can speak (``drop_unspeakable``, always on): emoji and pictographs, ``© ® ™ ★``, modifier
+   symbols (``^``, the backtick, ``´``, skin tones), private-use characters, keycap and other enclosing marks and
+   variation selectors become a space (categories So, Sk, Co, Me). Letters, digits, punctuation, ``$ %`` and
+   math signs (``+ = <``) are kept; a ``°`` after a number was read by rule 4.   ``"ሰላም 😀 ነው"`` -> ``"ሰላም ነው"``
+6. Homophone folding (``fold_homophones``), from ``data/homophones.tsv``: ሐ/ኀ->ሀ, ሠ->ሰ, ዐ->አ and ፀ->ጸ series,
    each order to the same order, plus ሃ/ኃ/ሓ->ሀ, ኣ/ዓ->አ, ቍ->ቁ, ኵ->ኩ, ሗ->ኋ. Vowel orders and labialisation are
    otherwise kept.   ``"ሐሳብ"`` -> ``"ሀሳብ"``, ``"ኅብረት"`` -> ``"ህብረት"``, ``"ሥራ"`` -> ``"ስራ"``, ``"ዓለም"`` -> ``"አለም"``
-6. Punctuation (``ethiopic_punctuation``): ``,`` ``;`` ``.`` written after an Ethiopic letter become ``፣``
-   ``፤`` ``።``; Ethiopic punctuation and ``?`` ``!`` are kept, with no space before them and one after.
-   ``"ሰላም , ነው ."`` -> ``"ሰላም፣ ነው።"``
-7. Latin words, their case and other punctuation are kept as they are. ``"ሰላም Google!"`` -> ``"ሰላም Google!"``
+7. Punctuation (``ethiopic_punctuation``): ``,`` ``;`` written after an Ethiopic letter become ``፣`` ``፤``; a
+   ``.`` becomes ``።`` only where it ends a sentence: after an Ethiopic letter and before white space, the end
+   of the text or a closing quote or bracket. A dot between numbers or letters is never a sentence end (an
+   unknown dotted abbreviation, or a version read by rule 4, keeps its dots), nor is ``...``. Ethiopic
+   punctuation and ``?`` ``!`` are kept, with no space before them and one after.
+   ``"ሰላም , ነው ."`` -> ``"ሰላም፣ ነው።"``, ``"1.5.2"`` -> ``"አንድ.አምስት.ሁለት"``, ``"ኢ.ት.ዮ"`` -> ``"ኢ.ት.ዮ"``
+8. Latin words, their case and other punctuation are kept as they are. ``"ሰላም Google!"`` -> ``"ሰላም Google!"``
 
 :func:`split_sentences` cuts normalised text after ``።`` ``?`` ``!`` ``፧`` (and a ``.`` followed by a space),
 then cuts sentences longer than ``max_chars`` at ``፣ ፤ , ;``, then at spaces.
@@ -27,7 +39,9 @@ then cuts sentences longer than ``max_chars`` at ``፣ ፤ , ;``, then at spaces
 
 from __future__ import annotations
 
+import itertools
 import re
+import sys
 import unicodedata
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -105,8 +119,10 @@ def _abbreviation_pattern() -> tuple[re.Pattern, dict[str, str]]:
         alternatives.append(body)
     # a proclitic (የ በ ለ ከ) may be written onto the abbreviation; no other letter may precede it;
     # a final dot is swallowed only where the sentence goes on
+    # and it is never a piece of a longer dotted or slashed abbreviation (አ.አ in አ.አ.ዩ, ዶ/ር in X.ዶ/ር)
     pattern = re.compile(
-        rf"(?<![{ETHIOPIC_LETTERS}])([የበለከ]?)({'|'.join(alternatives)})(\.(?=\s*[{ETHIOPIC_LETTERS}0-9]))?"
+        rf"(?<![{ETHIOPIC_LETTERS}])(?<![{ETHIOPIC_LETTERS}][./])([የበለከ]?)({'|'.join(alternatives)})"
+        rf"(?![./][{ETHIOPIC_LETTERS}])(\.(?=\s*[{ETHIOPIC_LETTERS}0-9]))?"
     )
     lookup = {re.sub(r"\s", "", short): long for short, long in forms.items()}
     return pattern, lookup
@@ -121,19 +137,66 @@ def expand_abbreviations(text: str) -> str:
     return pattern.sub(expand, text)
 
 
-_FORMAT_OR_CONTROL = re.compile(r"[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_CONTROL_TO_SPACE = "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"
+UNSPEAKABLE_CATEGORIES = ("So", "Sk", "Co", "Me")
+"""Unicode categories dropped as symbols nobody can speak: emoji and other pictographs, ©, ™, arrows drawn as
+symbols, modifier symbols (^ ` ´, emoji skin tones), private use, enclosing marks (keycaps)."""
+
+
+def _is_variation_selector(cp: int) -> bool:
+    return 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF
+
+
+@lru_cache(maxsize=None)
+def _character_classes() -> tuple[re.Pattern, re.Pattern]:
+    """(every Cc and Cf character; runs of unspeakable symbols with the combining marks on them), built from one
+    pass over Unicode."""
+    ranges: dict[str, list[list[int]]] = {"format": [], "symbol": [], "mark": []}
+    # planes 3..13 hold ideographs (Lo) and unassigned code points only: not scanned
+    for cp in itertools.chain(range(0x30000), range(0xE0000, sys.maxunicode + 1)):
+        category = unicodedata.category(chr(cp))
+        if category in ("Cc", "Cf"):
+            kind = "format"
+        elif category in UNSPEAKABLE_CATEGORIES or _is_variation_selector(cp):
+            kind = "symbol"
+        elif category in ("Mn", "Mc"):
+            kind = "mark"
+        else:
+            continue
+        if ranges[kind] and ranges[kind][-1][1] == cp - 1:
+            ranges[kind][-1][1] = cp
+        else:
+            ranges[kind].append([cp, cp])
+
+    def char_class(kind: str) -> str:
+        return "[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                             for a, b in ranges[kind]) + "]"
+
+    symbol, mark = char_class("symbol"), char_class("mark")
+    return re.compile(char_class("format")), re.compile(f"{symbol}(?:{symbol}|{mark})*")
+
+
+def drop_unspeakable(text: str) -> str:
+    """Replace emoji, pictographs and other symbols that cannot be spoken (:data:`UNSPEAKABLE_CATEGORIES`), with
+    any combining marks written on them, by a space. Letters, digits, punctuation, currency signs (``$``) and math
+    signs (``+ = <``) are kept."""
+    return _character_classes()[1].sub(" ", text)
+
 _SPACES = re.compile(r"\s+")
 _DOUBLE_WORDSPACE = re.compile(r"[፡:]\s?[፡:]")
-_AFTER_ETHIOPIC = re.compile(rf"(?<=[{ETHIOPIC_LETTERS}])\s*([,;]|\.(?!\.))")
+_CLOSING = "\"'»”’)\\]"
+# a period ends a sentence only before white space, the end or a closing quote/bracket: never between digits
+# (1.5.2) or letters (ኪ.ሜ, an abbreviation the table lacks), nor in "..."
+_AFTER_ETHIOPIC = re.compile(rf"(?<=[{ETHIOPIC_LETTERS}])\s*([,;]|\.(?=\s|$|[{_CLOSING}]))")
 _SPACE_BEFORE_PUNCT = re.compile(rf"\s+([{ETHIOPIC_PUNCTUATION}?!])")
-_NO_SPACE_AFTER_PUNCT = re.compile(rf"([{ETHIOPIC_PUNCTUATION}])(?=[^\s{ETHIOPIC_PUNCTUATION}?!\"'»”’)\]])")
+_NO_SPACE_AFTER_PUNCT = re.compile(rf"([{ETHIOPIC_PUNCTUATION}])(?=[^\s{ETHIOPIC_PUNCTUATION}?!{_CLOSING}])")
 _REPEATED_STOP = re.compile(r"።(\s*።)+")
 _ASCII_TO_ETHIOPIC = {",": "፣", ";": "፤", ".": "።"}
 
 
 def _clean(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
-    text = _FORMAT_OR_CONTROL.sub(lambda m: " " if m.group() in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85" else "", text)
+    text = _character_classes()[0].sub(lambda m: " " if m.group() in _CONTROL_TO_SPACE else "", text)
     return _SPACES.sub(" ", text).strip()
 
 
@@ -155,6 +218,7 @@ def normalize(text: str, config: NormalizerConfig | None = None) -> str:
         from amharic_tts.text.numbers import verbalize_numbers
 
         text = verbalize_numbers(text)
+    text = drop_unspeakable(text)
     if config.fold_homophones:
         text = fold_homophones(text)
     if config.ethiopic_punctuation:

@@ -27,23 +27,40 @@ before it, as the traditional notation of pairs of digits does (``"፲፪፻፴�
 
 1. Ethiopic numeral runs become their value in digits first, so the rules below apply to them.
    ``"በ፳፻፲፭ ዓ.ም"`` -> ``"በሁለት ሺህ አስራ አምስት ዓ.ም"``, ``"፫ኛ"`` -> ``"ሶስተኛ"``
-2. Money: ``ብር`` before or after the amount, one or two decimals are ሳንቲም; ``$`` before or after is ዶላር.
+2. Scale and unit words written onto the digits are split off by a space first (:data:`SPLIT_OFF_WORDS`:
+   ሺ/ሺህ, መቶ, ሚሊዮን ..., ኪሎ, ሜትር, ግራም, ሊትር, ሰዓት, ደቂቃ, ቀን, ወር, አመት, ሰው ..., each also as the start of a
+   longer word); other letters after the digits stay written onto the words (suffixes: ``"2015ን"``).
+   ``"5ሺህ ብር"`` -> ``"አምስት ሺህ ብር"``, ``"100ሺ"`` -> ``"አንድ መቶ ሺ"``
+3. Dates: day, month and year joined by the same ``.`` ``/`` or ``-`` (``d.m.yyyy``, ``m/d/yy`` ...: the first two
+   numbers 1..31, one of them 1..13, a year of two or four digits; or the year first, ``yyyy-m-d``) are read as
+   three cardinals in the order written, separated by spaces; a leading zero of day or month is not read. The
+   calendar is not guessed (no month names). ``"12.05.2015"`` and ``"12/05/2015"`` -> ``"አስራ ሁለት አምስት ሁለት ሺህ አስራ አምስት"``
+4. Times ``h:mm`` and ``h:mm:ss`` (hours 0..24, minutes and seconds 00..59) as written, on the clock written
+   (no conversion to the Ethiopian hours): ``"12:30"`` -> ``"አስራ ሁለት ሰዓት ከሰላሳ"``, ``"8:00"`` ->
+   ``"ስምንት ሰዓት"``, ``"8:05:30"`` -> ``"ስምንት ሰዓት ከአምስት ደቂቃ ከሰላሳ ሰከንድ"``. A ``ሰዓት`` written after the
+   time is not read twice (``"2:30 ሰዓት"`` -> ``"ሁለት ሰዓት ከሰላሳ"``). A chapter and verse such as ``"3:16"``
+   reads as a time too; ``"2:1"`` (one digit after the colon) and ``"25:00"`` are not times.
+5. Money: ``ብር`` before or after the amount, one or two decimals are ሳንቲም; ``$`` before or after is ዶላር.
    ``"25.50 ብር"`` and ``"ብር 25.50"`` -> ``"ሃያ አምስት ብር ከሃምሳ ሳንቲም"``, ``"25.5 ብር"`` -> the same,
    ``"0.75 ብር"`` -> ``"ሰባ አምስት ሳንቲም"``, ``"$5"`` -> ``"አምስት ዶላር"``
-3. Percentages: ``"12.5%"`` -> ``"አስራ ሁለት ነጥብ አምስት በመቶ"`` (``"50 በመቶ"`` needs only rule 8)
-4. Ordinals, digits written onto ``ኛ``; letters after ``ኛ`` stay. ``"3ኛው"`` -> ``"ሶስተኛው"``
-5. Decimals: integer part as a cardinal, fraction digit by digit. ``"0.05"`` -> ``"ዜሮ ነጥብ ዜሮ አምስት"``
-6. Thousands separators (groups of exactly three digits). ``"12,500"`` -> ``"አስራ ሁለት ሺህ አምስት መቶ"``;
-   ``"1,2"`` -> ``"አንድ,ሁለት"``
-7. Minus sign: ``-`` or ``−`` at the start or after white space or an opening bracket. ``"-5"`` ->
-   ``"አሉታዊ አምስት"``; ``"1990-2000"`` -> ``"አንድ ሺህ ዘጠኝ መቶ ዘጠና-ሁለት ሺህ"``
-8. Plain integers. ``"1999"`` -> ``"አንድ ሺህ ዘጠኝ መቶ ዘጠና ዘጠኝ"``; a leading zero (``"007"`` ->
-   ``"ዜሮ ዜሮ ሰባት"``) or 10**15 and more are read digit by digit.
+6. Percentages: ``"12.5%"`` -> ``"አስራ ሁለት ነጥብ አምስት በመቶ"`` (``"50 በመቶ"`` needs only rule 11)
+7. Degrees: ``°`` after a number is ዲግሪ, ``°C``/``℃`` ዲግሪ ሴልሲየስ, ``°F``/``℉`` ዲግሪ ፋራናይት.
+   ``"25°C"`` -> ``"ሃያ አምስት ዲግሪ ሴልሲየስ"``
+8. Ordinals, digits written onto ``ኛ``, or onto ``ተኛ`` ``ደኛ`` ``ነኛ`` ``ረኛ`` (the ordinal's own ending spelled
+   out); letters after ``ኛ`` stay. ``"3ኛው"`` -> ``"ሶስተኛው"``, ``"2ተኛ"`` -> ``"ሁለተኛ"``
+9. Decimals: integer part as a cardinal, fraction digit by digit. ``"0.05"`` -> ``"ዜሮ ነጥብ ዜሮ አምስት"``
+10. Thousands separators (groups of exactly three digits). ``"12,500"`` -> ``"አስራ ሁለት ሺህ አምስት መቶ"``;
+    ``"1,2"`` -> ``"አንድ,ሁለት"``
+11. Minus sign: ``-`` or ``−`` at the start or after white space or an opening bracket. ``"-5"`` ->
+    ``"አሉታዊ አምስት"``; ``"1990-2000"`` -> ``"አንድ ሺህ ዘጠኝ መቶ ዘጠና-ሁለት ሺህ"``
+12. Plain integers. ``"1999"`` -> ``"አንድ ሺህ ዘጠኝ መቶ ዘጠና ዘጠኝ"``; a leading zero (``"007"`` ->
+    ``"ዜሮ ዜሮ ሰባት"``) or 10**15 and more are read digit by digit.
 
 Numbers written onto letters keep them: ``"በ2015"`` -> ``"በሁለት ሺህ አስራ አምስት"``, ``"COVID19"`` ->
 ``"COVIDአስራ ዘጠኝ"``. All other text, Latin words included, is left as it was. The number words of a money
-expression or a percentage are joined to ብር/ዶላር/በመቶ by one space; nothing else changes spacing.
-A dotted run such as ``"1.2.3"`` (a version or a date) is not a decimal: each number is read on its own.
+expression, a percentage or a degree are joined to ብር/ዶላር/በመቶ/ዲግሪ by one space; apart from that and rule 2
+nothing changes spacing. A dotted run that is not a date, such as ``"1.2.3"`` (a version), is not a decimal:
+each number is read on its own and the dots stay (``"አንድ.ሁለት.ሶስት"``); the normaliser does not make them ``።``.
 """
 
 from __future__ import annotations
@@ -72,6 +89,21 @@ BIRR = "ብር"
 DOLLAR = "ዶላር"
 CENT = "ሳንቲም"
 CENTS_LINK = "ከ"  # "ሃያ አምስት ብር ከሃምሳ ሳንቲም": 25 birr "and" 50 cents
+HOUR = "ሰዓት"
+MINUTE = "ደቂቃ"
+SECOND = "ሰከንድ"
+TIME_LINK = "ከ"  # "አስራ ሁለት ሰዓት ከሰላሳ": twelve o'clock "and" thirty
+DEGREE = "ዲግሪ"
+DEGREE_UNITS = {"C": "ሴልሲየስ", "F": "ፋራናይት", "\u2103": "ሴልሲየስ", "\u2109": "ፋራናይት"}  # ℃ ℉
+ORDINAL_SPELLED_ENDINGS = "ተደነረ"  # 2ተኛ ሁለተኛ, 1ደኛ አንደኛ, 9ነኛ ዘጠነኛ, 10ረኛ አስረኛ
+
+SPLIT_OFF_WORDS = (
+    "ሺ", "መቶ", "ሚሊዮን", "ሚሊየን", "ቢሊዮን", "ቢሊየን", "ትሪሊዮን", "ትሪሊየን",
+    "ኪሎ", "ሚሊ", "ሴንቲ", "ሜትር", "ግራም", "ሊትር", "ቶን",
+    "ሰዓት", "ደቂቃ", "ሰከንድ", "ቀን", "ቀናት", "ሳምንት", "ወር", "አመት", "ዓመት", "አመተ", "ዓመተ", "ሰው", "ሰዎች", "ጊዜ",
+    "ሳንቲም", "ዶላር", "ዩሮ",
+)
+"""Words split off the digits they are written onto (each also as the start of a longer word: ሺህ, ኪሎሜትር)."""
 
 ETHIOPIC_SYLLABLES = (0x1200, 0x135A)
 ETHIOPIC_NUMERAL_DIGITS = {chr(0x1369 + i): i + 1 for i in range(9)}  # ፩..፱
@@ -103,15 +135,33 @@ def _sign(name: str) -> str:
 
 _SPACE = "[ \u00a0]?"
 _CENTS = "[0-9]{1,2}"
+_DAY = "(?:0?[1-9]|[12][0-9]|3[01])"
+_MONTH = "(?:0?[1-9]|1[0-3])"  # the Ethiopian year has 13 months
+_ALONE_BEFORE = r"(?<![0-9])(?<![0-9][.,/:-])"  # not the tail of a longer run of numbers
+_ALONE_AFTER = r"(?![0-9]|[.,/:-][0-9])"
+_DATE = (
+    # day and month (either order: one of them is 1..13), then a year of 2 or 4 digits; or the year first
+    rf"{_ALONE_BEFORE}(?:(?=(?:{_MONTH}[./-]{_DAY}|{_DAY}[./-]{_MONTH})[./-])"
+    rf"(?P<dt_a>{_DAY})(?P<dt_s>[./-])(?P<dt_b>{_DAY})(?P=dt_s)(?P<dt_y>[0-9]{{4}}|[0-9]{{2}})"
+    rf"|(?P<dt_y2>[1-9][0-9]{{3}})(?P<dt_s2>[./-])(?P<dt_m2>{_MONTH})(?P=dt_s2)(?P<dt_d2>{_DAY})){_ALONE_AFTER}"
+)
+_TIME = (
+    rf"{_ALONE_BEFORE}(?P<tm_h>[01]?[0-9]|2[0-4]):(?P<tm_m>[0-5][0-9])(?::(?P<tm_s>[0-5][0-9]))?{_ALONE_AFTER}"
+    rf"(?:{_SPACE}ሰ[ዓአዐ]ት(?![{_ETHIOPIC_LETTER}]))?"  # "2:30 ሰዓት": the word is already read
+)
+_SPLIT_OFF_RE = re.compile(rf"(?<=[0-9])(?=(?:{'|'.join(SPLIT_OFF_WORDS)}))")
 _NUMBER_RE = re.compile(
     "|".join(
         (
+            rf"(?P<date>{_DATE})",
+            rf"(?P<time>{_TIME})",
             rf"(?P<birr_pre>(?<![{_ETHIOPIC_LETTER}]){BIRR}{_SPACE}{_number('bp', _CENTS)})",
             rf"(?P<dollar_pre>\${_SPACE}{_number('dp', _CENTS)})",
             rf"(?P<birr_post>{_sign('bs_s')}{_number('bs', _CENTS)}{_SPACE}{BIRR}(?![{_ETHIOPIC_LETTER}]))",
             rf"(?P<dollar_post>{_sign('ds_s')}{_number('ds', _CENTS)}{_SPACE}\$)",
             rf"(?P<percent>{_sign('pc_s')}{_number('pc')}{_SPACE}%)",
-            rf"(?P<ordinal>{_whole('od_i')}{ORDINAL_SUFFIX})",
+            rf"(?P<degree>{_sign('dg_s')}{_number('dg')}{_SPACE}(?:°(?P<dg_u>[CF](?![A-Za-z]))?|(?P<dg_u2>[℃℉])))",
+            rf"(?P<ordinal>{_whole('od_i')}[{ORDINAL_SPELLED_ENDINGS}]?{ORDINAL_SUFFIX})",
             rf"(?P<number>{_sign('nm_s')}{_number('nm')})",
         )
     )
@@ -269,7 +319,36 @@ def _read_ordinal(written: str) -> str:
     return _read_integer(written) + ORDINAL_SUFFIX
 
 
+def _read_date(m: re.Match[str]) -> str:
+    """Day, month and year (or year, month, day) as three cardinals in the order written."""
+    if m.group("dt_y2"):
+        parts = [cardinal(int(m.group("dt_y2"))), cardinal(int(m.group("dt_m2"))), cardinal(int(m.group("dt_d2")))]
+    else:
+        parts = [cardinal(int(m.group("dt_a"))), cardinal(int(m.group("dt_b"))), _read_integer(m.group("dt_y"))]
+    return " ".join(parts)
+
+
+def _read_time(m: re.Match[str]) -> str:
+    """``h:mm[:ss]``: ``H ሰዓት``, ``ከM`` (``ከM ደቂቃ`` when seconds follow), ``ከS ሰከንድ``; zero parts are left out."""
+    words = [f"{cardinal(int(m.group('tm_h')))} {HOUR}"]
+    minutes, seconds = int(m.group("tm_m")), int(m.group("tm_s") or 0)
+    if minutes:
+        words.append(f"{TIME_LINK}{cardinal(minutes)}" + (f" {MINUTE}" if seconds else ""))
+    if seconds:
+        words.append(f"{TIME_LINK}{cardinal(seconds)} {SECOND}")
+    return " ".join(words)
+
+
+def _read_degree(m: re.Match[str]) -> str:
+    unit = DEGREE_UNITS.get(m.group("dg_u") or m.group("dg_u2") or "")
+    return f"{_negative(m, 'dg_s')}{_read_number(m, 'dg')} {DEGREE}" + (f" {unit}" if unit else "")
+
+
 def _verbalize_match(m: re.Match[str]) -> str:
+    if m.group("date"):
+        return _read_date(m)
+    if m.group("time"):
+        return _read_time(m)
     if m.group("birr_pre"):
         return _read_money(m, "bp", BIRR)
     if m.group("dollar_pre"):
@@ -280,6 +359,8 @@ def _verbalize_match(m: re.Match[str]) -> str:
         return _negative(m, "ds_s") + _read_money(m, "ds", DOLLAR)
     if m.group("percent"):
         return f"{_negative(m, 'pc_s')}{_read_number(m, 'pc')} {PERCENT}"
+    if m.group("degree"):
+        return _read_degree(m)
     if m.group("ordinal"):
         return _read_ordinal(m.group("od_i"))
     return _negative(m, "nm_s") + _read_number(m, "nm")
@@ -292,4 +373,5 @@ def verbalize_numbers(text: str) -> str:
     'በሁለት ሺህ አስራ አምስት ዓ.ም ሃያ አምስት ብር ከሃምሳ ሳንቲም ከፈለ፤ ሶስተኛው ነው።'
     """
     text = _ETHIOPIC_NUMERAL_RUN.sub(lambda m: str(ethiopic_numeral_value(m.group())), text)
+    text = _SPLIT_OFF_RE.sub(" ", text)
     return _NUMBER_RE.sub(_verbalize_match, text)

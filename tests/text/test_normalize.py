@@ -148,3 +148,117 @@ def test_command_line_prints_the_normalised_text():
     done = subprocess.run([sys.executable, "-m", "amharic_tts.text", "--split", "--no-homophones"],
                           input="ሥራ ነው። ደህና ነህ?\n", capture_output=True, text=True, timeout=60)
     assert done.stdout == "ሥራ ነው።\nደህና ነህ?\n"
+
+
+# --- review fixes: dotted numbers and abbreviations, glued numbers, times, symbols ------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ቀን 12.05.2015 ዓ.ም", "ቀን አስራ ሁለት አምስት ሁለት ሺህ አስራ አምስት አመተ ምህረት"),
+    ("12/05/2015", "አስራ ሁለት አምስት ሁለት ሺህ አስራ አምስት"),
+    ("ቀን 12/05/2015 ነው።", "ቀን አስራ ሁለት አምስት ሁለት ሺህ አስራ አምስት ነው።"),
+    ("2015-05-12", "ሁለት ሺህ አስራ አምስት አምስት አስራ ሁለት"),
+    ("1.5.2", "አንድ.አምስት.ሁለት"),  # a version: the dots stay, no sentence ends
+    ("v1.2.3.", "vአንድ.ሁለት.ሶስት።"),
+    ("3.5.", "ሶስት ነጥብ አምስት።"),
+])
+def test_dotted_dates_and_versions_get_no_sentence_end(text, expected):
+    assert normalize(text) == expected
+    assert len(split_sentences(normalize(text))) == 1
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ሰላም ነው. እንዴት", "ሰላም ነው። እንዴት"),
+    ("ሰላም ነው .", "ሰላም ነው።"),
+    ("(ሰላም.)", "(ሰላም።)"),
+    ('"ሰላም."', '"ሰላም።"'),
+    ("ሰላም.እንዴት", "ሰላም.እንዴት"),  # cannot be told from an abbreviation: kept
+    ("ኢ.ት.ዮ ነው.", "ኢ.ት.ዮ ነው።"),  # an abbreviation the table lacks keeps its dots
+    ("ዓ.ም", "አመተ ምህረት"),
+])
+def test_a_period_ends_a_sentence_only_before_a_space_or_the_end(text, expected):
+    assert normalize(text) == expected
+
+
+def test_unexpanded_dotted_abbreviations_keep_their_dots():
+    assert normalize("5 ኪ.ሜ ዓ.ም", NormalizerConfig(expand_abbreviations=False)) == "አምስት ኪ.ሜ አ.ም"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("5 ኪ.ሜ", "አምስት ኪሎ ሜትር"),
+    ("5ኪ.ሜ", "አምስት ኪሎ ሜትር"),
+    ("5 ኪ.ግ", "አምስት ኪሎ ግራም"),
+    ("ኪ.ሜ.", "ኪሎ ሜትር።"),
+    ("ዶ.ር", "ዶክተር"),
+    ("የዶ.ር አበበ ቤት.", "የዶክተር አበበ ቤት።"),
+    ("አ.አ.ዩ", "አዲስ አበባ ዩኒቨርሲቲ"),
+    ("የአ.አ.ዩ ተማሪ", "የአዲስ አበባ ዩኒቨርሲቲ ተማሪ"),
+    ("አ.አ ውስጥ", "አዲስ አበባ ውስጥ"),
+    ("ኢ.አ.አ ነው", "ኢ.አ.አ ነው"),  # አ.አ is not read inside a longer dotted abbreviation
+    ("ሀ.ዶ/ር", "ሀ.ዶ/ር"),
+    ("በ2015ዓ.ም", "በሁለት ሺህ አስራ አምስት አመተ ምህረት"),
+])
+def test_dotted_abbreviations(text, expected):
+    assert normalize(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("5ሺህ ብር", "አምስት ሺህ ብር"),
+    ("100ሺ", "አንድ መቶ ሺ"),
+    ("20ሚሊዮን", "ሀያ ሚሊዮን"),
+    ("2ተኛ", "ሁለተኛ"),
+    ("3ተኛው", "ሶስተኛው"),
+    ("2ኛ", "ሁለተኛ"),
+    ("12:30", "አስራ ሁለት ሰአት ከሰላሳ"),
+    ("ከጠዋቱ 2:30 ሰዓት ላይ", "ከጠዋቱ ሁለት ሰአት ከሰላሳ ላይ"),
+    ("8:00", "ስምንት ሰአት"),
+    ("25°C", "ሀያ አምስት ዲግሪ ሴልሲየስ"),
+])
+def test_glued_numbers_ordinals_times_and_degrees(text, expected):
+    assert normalize(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ሰላም 😀 ነው", "ሰላም ነው"),
+    ("ሰላም😀ነው", "ሰላም ነው"),
+    ("ሰላም ❤️ ነው", "ሰላም ነው"),  # with its variation selector
+    ("👍🏽 ጥሩ", "ጥሩ"),  # with a skin tone (Sk)
+    ("🇪🇹 ኢትዮጵያ", "ኢትዮጵያ"),
+    ("ሰላም 😀.", "ሰላም።"),
+    ("ሰላም 😀።", "ሰላም።"),
+    ("1️⃣ ሰላም", "አንድ ሰላም"),  # keycap: the digit stays
+    ("Google™ ©", "Google"),
+    ("x^2", "x ሁለት"),
+    ("ሰላም\ue000ነው", "ሰላም ነው"),  # private use
+    ("ሰላም\u2066ነው\u2069", "ሰላምነው"),  # bidi isolates are format characters: removed
+    ("$5 + 3 = 8, 50%", "አምስት ዶላር + ሶስት = ስምንት፣ ሀምሳ በመቶ"),  # kept: what the normaliser reads or keeps
+    ("ሰላም፧ ፨ ፠", "ሰላም፧፨ ፠"),
+])
+def test_unspeakable_symbols_are_dropped(text, expected):
+    assert normalize(text) == expected
+
+
+def test_no_symbol_of_the_dropped_categories_survives():
+    for cp in range(0x20000):
+        ch = chr(cp)
+        if unicodedata.category(ch) in ("So", "Sk", "Co", "Me"):  # NFC may turn one into a symbol and a mark
+            assert normalize(f"ሰላም {ch} ነው") == "ሰላም ነው", f"U+{cp:04X} {unicodedata.name(ch, '')}"
+
+
+REVIEW_INPUTS = [
+    "ቀን 12.05.2015 ዓ.ም", "1.5.2", "5 ኪ.ሜ", "5 ኪ.ግ", "ዶ.ር", "አ.አ.ዩ", "5ሺህ ብር", "100ሺ", "2ተኛ", "12:30",
+    "ሰላም 😀 ነው", "12/05/2015", "ሰላም.እንዴት", "ኢ.ት.ዮ ነው.", "12:30:45 ሰዓት.", "x^2 ❤️", "ዋጋው 5ሺ ብር ነው.",
+]
+
+
+@pytest.mark.parametrize("text", REVIEW_INPUTS)
+def test_normalize_is_idempotent_on_the_review_inputs(text):
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+def test_command_line_reads_dotted_dates_as_one_sentence():
+    done = subprocess.run([sys.executable, "-m", "amharic_tts.text", "--split", "ቀን 12.05.2015 ዓ.ም ነበር. እሺ"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ቀን አስራ ሁለት አምስት ሁለት ሺህ አስራ አምስት አመተ ምህረት ነበር።\nእሺ\n"

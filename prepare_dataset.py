@@ -71,6 +71,13 @@ def main(argv=None) -> int:
                                 ljspeech=list(sources.get("ljspeech", [])) + args.ljspeech, hub=hub)
         if not specs:
             raise UserError("no sources: give --srt MEDIA SUBS, --srt-dir, --ljspeech or --hub-dataset")
+        if args.push_to_hub:  # before hours of preparation, not after
+            from amharic_tts.hub import PushError, check_can_push
+
+            try:
+                check_can_push()
+            except PushError as err:
+                raise UserError(f"--push-to-hub {args.push_to_hub}: {err}; nothing was prepared") from err
         result = prepare_dataset(specs, args.output, config, base_model=base_model, revision=args.revision,
                                  num_proc=num_proc, cache_dir=args.cache_dir, device=args.device)
         from accelerate import PartialState
@@ -78,17 +85,35 @@ def main(argv=None) -> int:
         if not PartialState().is_main_process:  # already initialised by prepare_dataset
             return 0
         print(summarize(result.report))
-        print(f"wrote {result.output_dir} (report: {result.output_dir / 'prepare_report.json'})")
+        report_file = result.output_dir / "prepare_report.json"
+        print(f"wrote {result.output_dir} (report: {report_file})")
+        totals = result.report["totals"]
+        if totals["segments"] == 0:
+            why = f"{totals['failed_sources']} of {totals['sources']} source(s) failed"
+            if totals["inputs"]:
+                why += f", {totals['dropped']} of {totals['inputs']} input(s) were dropped"
+            raise UserError(f"no segments were kept ({why}); see {report_file}")
         if args.push_to_hub:
-            from datasets import load_from_disk
+            push(result, config, base_model)
+        return 0
 
-            from amharic_tts.data.card import dataset_card
+    def push(result, config, base_model) -> None:
+        from datasets import load_from_disk
 
+        from amharic_tts.data.card import dataset_card
+        from amharic_tts.hub import hub_error_message
+
+        try:
             load_from_disk(str(result.output_dir)).push_to_hub(args.push_to_hub, private=args.private)
             dataset_card(result.report, license=config.license, pretty_name=config.pretty_name,
                          base_model=base_model).push_to_hub(args.push_to_hub, repo_type="dataset")
-            print(f"pushed to https://huggingface.co/datasets/{args.push_to_hub}")
-        return 0
+        except Exception as err:  # Hub, network and repo-name errors alike: one line, the data stays on disk
+            if args.debug:
+                raise
+            raise UserError(f"pushing to the Hub repo {args.push_to_hub} failed: {hub_error_message(err)}. "
+                            f"The prepared dataset is kept in {result.output_dir}; run again with the same "
+                            "arguments to push it (the cache makes that quick)") from err
+        print(f"pushed to https://huggingface.co/datasets/{args.push_to_hub}")
 
     return run_cli(run, debug=args.debug)
 

@@ -8,6 +8,7 @@ printed or logged.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -30,6 +31,32 @@ EVALUATION_METRICS = (  # (key in evaluation results, model-index metric type, r
 
 class PushError(ValueError):
     """The folder cannot be pushed (no token); the message says what to do."""
+
+
+def _no_token(can_pass_token: bool = True) -> str:
+    if can_pass_token:
+        return "no Hugging Face token: set HF_TOKEN, run `hf auth login`, or pass a token"
+    return "no Hugging Face token: set HF_TOKEN or run `hf auth login`"
+
+
+def check_can_push(token: str | None = None, *, can_pass_token: bool = False) -> None:
+    """Raise :class:`PushError` when a push cannot even be tried: ``HF_HUB_OFFLINE`` is set, or there is no token
+    (argument, ``HF_TOKEN`` or the login cache). Cheap and offline: call it before long work that ends in a push.
+    ``can_pass_token``: the caller takes a token, so the message may suggest passing one."""
+    from huggingface_hub import constants, get_token
+
+    variable = os.environ.get("HF_HUB_OFFLINE")
+    offline = variable.strip().upper() in constants.ENV_VARS_TRUE_VALUES if variable is not None else False
+    if offline or constants.HF_HUB_OFFLINE:
+        raise PushError("cannot push to the Hugging Face Hub: HF_HUB_OFFLINE is set (unset it to push)")
+    if not (token or get_token()):
+        raise PushError(_no_token(can_pass_token))
+
+
+def hub_error_message(err: BaseException) -> str:
+    """One line for an error raised by a Hub call: its type and the first line of its message."""
+    text = (str(err).strip().splitlines() or [""])[0].strip() or type(err).__name__
+    return text if isinstance(err, PushError) else f"{type(err).__name__}: {text}"
 
 
 def model_card(config: dict, *, repo_id: str | None = None, evaluation: dict | None = None):
@@ -123,8 +150,8 @@ def _card_body(config: dict, repo: str, training: dict, data: dict, evaluation: 
         ("Schedule", training.get("lr_scheduler_type")),
         ("Batch size per device x accumulation", _batch(training)),
         ("Precision", training.get("precision")),
-        ("Speech tokens seen", training.get("tokens_seen")),
-        ("Final training loss", training.get("train_loss")),
+        ("Tokens seen (text + speech, padding not counted)", training.get("tokens_seen")),
+        ("Last logged training loss", training.get("train_loss")),
         ("New text rows initialised from", training.get("init_new_rows")),
     ]
     lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in facts if v not in (None, "")]
@@ -173,6 +200,8 @@ def _card_body(config: dict, repo: str, training: dict, data: dict, evaluation: 
 
 def _batch(training: dict) -> str | None:
     size = training.get("per_device_train_batch_size")
+    if training.get("max_tokens_per_batch"):
+        size = f"up to {training['max_tokens_per_batch']} tokens"
     if size is None:
         return None
     return f"{size} x {training.get('gradient_accumulation_steps', 1)} on {training.get('world_size', 1)} device(s)"
@@ -183,13 +212,19 @@ def create_repo(repo_id: str, *, private: bool = False, token: str | None = None
     from huggingface_hub import HfApi, get_token
 
     if api is None and not (token or get_token()):
-        raise PushError("no Hugging Face token: set HF_TOKEN, run `hf auth login`, or pass a token")
+        raise PushError(_no_token())
     api = api or HfApi(token=token)
     return api, api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True).repo_id
 
 
 def upload_folder(api, folder: str | os.PathLike, repo_id: str, commit_message: str | None = None) -> str:
     """Upload ``folder`` to an existing repo as one commit; returns the commit URL."""
+    config_file = Path(folder) / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+    if config.get("base_files_included") is False and Path(str(config.get("base_model", ""))).is_absolute():
+        logger.warning("%s reads the base's S3Gen, voice encoder and default voice from the local folder %s, "
+                       "which users of %s will not have: export with --include-base to push a repo that loads "
+                       "anywhere", folder, config["base_model"], repo_id)
     info = api.upload_folder(repo_id=repo_id, repo_type="model", folder_path=str(folder),
                              commit_message=commit_message or "Upload Amharic Chatterbox model")
     url = getattr(info, "commit_url", None) or f"https://huggingface.co/{repo_id}"

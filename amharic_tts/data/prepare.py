@@ -5,7 +5,8 @@
 2. Duplicate segments (identical samples) are dropped across the whole run: the first one stays.
 3. Features (S3 speech tokens, speaker embedding, log-mel) are added with a batched ``Dataset.map``.
 4. Recordings, not segments, are shuffled into ``train``/``validation``/``test`` with a seed, so one recording
-   never spans two splits; large recordings stay in ``train``.
+   spans two splits only when no whole recording fits a split (one long recording, or only long ones): then the
+   split takes a block of segments from the end of a recording (see :func:`assign_splits`; the report says so).
 
 Both cached steps carry explicit fingerprints made of the inputs' sizes and modification times, the settings,
 the base model's feature weights and the code of the data modules, so a second run with the same inputs reuses
@@ -70,7 +71,7 @@ def _row_features():
     from datasets import Features, Sequence as Seq, Value
 
     return Features({
-        "kind": Value("string"),  # "segment" | "input" | "source_error"
+        "kind": Value("string"),  # "segment" | "input" | "source_error" | "source_skipped"
         "order": Value("int64"),  # source position << 32 | row number: one order for any sharding
         "source": Value("string"),
         "source_kind": Value("string"),
@@ -118,6 +119,10 @@ def generate_rows(specs: list[str], positions: list[int], config: str):
             row_no += 1
             return (position << 32) | row_no
 
+        if spec.skipped:  # e.g. a second subtitle file for one media file in --srt-dir
+            yield {**base, "kind": "source_skipped", "order": order(), "reason": "source_skipped",
+                   "detail": spec.skipped}
+            continue
         produced = 0
         try:
             for recording in iter_recordings(spec, norm):
@@ -193,36 +198,124 @@ def _dedup(meta: list[dict]) -> tuple[set[str], dict[str, str]]:
     return set(first.values()), duplicates
 
 
-def assign_splits(groups: dict[str, int], validation_size: float, test_size: float, seed: int) -> dict[str, str]:
-    """``{group: split}``: groups (recordings) shuffled with ``seed``; each of validation/test takes groups until
-    it holds its share of the segments, skipping groups too large for what is left (they stay in train)."""
+@dataclass
+class SplitPlan:
+    """Which split each segment goes to, and how each split was made (for the report).
+
+    ``segments[group]`` holds the split of each segment of a group (recording), in the group's order.
+    """
+
+    segments: dict[str, list[str]]
+    notes: dict[str, str] = field(default_factory=dict)  # split -> how it was made
+    warnings: list[str] = field(default_factory=list)
+
+    def whole(self) -> dict[str, str]:
+        """``{group: split}`` for the groups that lie in one split (all of them unless a block was cut)."""
+        return {g: splits[0] for g, splits in self.segments.items() if len(set(splits)) == 1}
+
+    def sizes(self) -> dict[str, int]:
+        counts = Counter(s for splits in self.segments.values() for s in splits)
+        return {split: counts.get(split, 0) for split in SPLITS}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def assign_splits(groups: dict[str, int], validation_size: float, test_size: float, seed: int) -> SplitPlan:
+    """Split the segments of ``groups`` (``{recording: number of segments}``) into train/validation/test.
+
+    Sizes are a share of all segments (< 1; any share above 0 asks for at least one segment) or a number of
+    segments (>= 1). Recordings are shuffled with ``seed``; each of test and validation first takes whole
+    recordings that fit in what it still needs, so near-identical material of one recording never spans two
+    splits. Train always keeps at least one recording. When whole recordings give a split less than half of its
+    size (one long recording, or only recordings larger than the split), it takes a contiguous block of segments
+    from the end of a recording's part in train (preferring one that can give all that is still needed, then one
+    no other split cut, then the largest), keeping at least one of that recording's segments in train. How each split was made is in ``notes``; a split that was
+    asked for but stays empty is in ``warnings``. Deterministic given the sizes and ``seed``.
+    """
     total = sum(groups.values())
     names = sorted(groups)
-    order = np.random.default_rng(seed).permutation(len(names))
+    order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
+    rank = {name: k for k, name in enumerate(order)}
 
     def target(size: float) -> int:
-        return int(size) if size >= 1 else int(round(size * total))
+        if size <= 0 or total == 0:
+            return 0
+        return int(size) if size >= 1 else max(1, int(round(size * total)))
 
+    held_out = ("test", "validation")
     wanted = {"test": target(test_size), "validation": target(validation_size)}
-    filled = {"test": 0, "validation": 0}
-    assignment = {}
-    for i in order:
-        name = names[i]
+    filled = {split: 0 for split in held_out}
+    whole: dict[str, list[str]] = {split: [] for split in held_out}
+    segments: dict[str, list[str]] = {}
+    for k, name in enumerate(order):
         size = groups[name]
-        for split in ("test", "validation"):
-            room = wanted[split] - filled[split]
-            if room > 0 and size <= max(room, 1) and len(assignment) < len(names) - 1:
-                assignment[name] = split
-                filled[split] += size
-                break
+        split = "train"
+        if k < len(order) - 1:  # the last recording stays in train
+            for candidate in held_out:
+                if 0 < size <= wanted[candidate] - filled[candidate]:
+                    split = candidate
+                    break
+        if split != "train":
+            whole[split].append(name)
+            filled[split] += size
+        segments[name] = [split] * size
+
+    blocks: dict[str, tuple[str, int]] = {}
+    cut: dict[str, list[str]] = defaultdict(list)
+    for split in held_out:
+        need = wanted[split] - filled[split]
+        if need <= 0 or 2 * filled[split] >= wanted[split]:
+            continue
+        in_train = {name: segments[name].count("train") for name in order}
+        candidates = [name for name in order if in_train[name] > 1]  # one segment always stays in train
+        if not candidates:
+            continue
+        # one that can give all that is needed, then one no other split cut, then the largest
+        source = max(candidates, key=lambda name: (in_train[name] > need, name not in cut, in_train[name],
+                                                   -rank[name]))
+        take = min(need, in_train[source] - 1)
+        positions = [i for i, s in enumerate(segments[source]) if s == "train"][-take:]
+        for i in positions:
+            segments[source][i] = split
+        filled[split] += take
+        blocks[split] = (source, take)
+        cut[source].append(split)
+
+    plan = SplitPlan(segments)
+    for split in ("validation", "test"):
+        parts = []
+        if whole[split]:
+            parts.append(f"{_plural(len(whole[split]), 'whole recording')} with "
+                         f"{_plural(sum(groups[g] for g in whole[split]), 'segment')}")
+        if split in blocks:
+            source, take = blocks[split]
+            before = cut[source][: cut[source].index(split)]
+            others = ["train"] + [s for s in cut[source] if s != split]
+            parts.append(f"{_plural(take, 'segment')} from the end of recording {source}"
+                         + "".join(f", just before the {s} block" for s in before)
+                         + f", which also has segments in {' and '.join(others)}")
+        if parts:
+            plan.notes[split] = " and ".join(parts)
+        elif wanted[split] == 0:
+            plan.notes[split] = "empty: no segments were kept" if total == 0 else "empty (none asked for)"
         else:
-            assignment[name] = "train"
-    return assignment
+            plan.notes[split] = "empty"
+            plan.warnings.append(
+                f"the {split} split is empty although {_plural(wanted[split], 'segment')} "
+                f"{'was' if wanted[split] == 1 else 'were'} asked for: there "
+                f"{'is' if total == 1 else 'are'} only {_plural(total, 'segment')} in "
+                f"{_plural(len(groups), 'recording')}, and train keeps at least one")
+        if parts and filled[split] < wanted[split]:
+            plan.notes[split] += f" ({filled[split]} of the {wanted[split]} asked for)"
+    return plan
 
 
 def build_report(meta: list[dict], duplicates: dict[str, str], split_of: dict[str, str],
-                 durations: dict[str, float], config: PrepareConfig) -> dict:
-    """Every input with its fate, totals per source and overall, split sizes."""
+                 durations: dict[str, float], config: PrepareConfig, plan: SplitPlan | None = None) -> dict:
+    """Every input with its fate, totals per source and overall, split sizes, how the splits were made and
+    warnings (an empty split that was asked for, no segments kept)."""
     kept_ids = set(durations)
     inputs, sources = [], {}
     for row in sorted(meta, key=lambda r: r["order"]):
@@ -231,6 +324,8 @@ def build_report(meta: list[dict], duplicates: dict[str, str], split_of: dict[st
                                                     "dropped": Counter(), "segments": 0, "hours_kept": 0.0})
         if row["kind"] == "source_error":
             source["status"], source["error"] = "failed", row["detail"]
+        elif row["kind"] == "source_skipped":
+            source["status"], source["error"] = "skipped", row["detail"]
         elif row["kind"] == "input":
             segment_ids = [s for s in row["segment_ids"] if s in kept_ids]
             reason, detail = row["reason"], row["detail"]
@@ -258,15 +353,25 @@ def build_report(meta: list[dict], duplicates: dict[str, str], split_of: dict[st
         source["hours_kept"] = round(source["hours_kept"], 4)
     by_reason = Counter(e["reason"] for e in inputs if e["fate"] == "dropped")
     split_sizes = Counter(split_of[s] for s in durations)
+    warnings = list(plan.warnings) if plan else []
+    if not durations:
+        failed = sum(s["status"] == "failed" for s in sources.values())
+        why = f"{failed} of {_plural(len(sources), 'source')} failed"
+        if inputs:
+            why += f", {sum(e['fate'] == 'dropped' for e in inputs)} of {_plural(len(inputs), 'input')} dropped"
+        warnings.insert(0, f"no segments were kept ({why})")
     return {
         "totals": {
             "sources": len(sources), "failed_sources": sum(s["status"] == "failed" for s in sources.values()),
+            "skipped_sources": sum(s["status"] == "skipped" for s in sources.values()),
             "inputs": len(inputs), "kept": sum(e["fate"] == "kept" for e in inputs),
             "dropped": sum(e["fate"] == "dropped" for e in inputs), "dropped_by_reason": dict(sorted(by_reason.items())),
             "segments": len(durations), "hours_kept": round(sum(durations.values()) / 3600, 4),
             "duplicate_segments": len(duplicates),
         },
         "splits": {split: split_sizes.get(split, 0) for split in SPLITS},
+        "split_notes": dict(plan.notes) if plan else {},
+        "warnings": warnings,
         "sources": list(sources.values()),
         "inputs": inputs,
         "config": config.to_dict(),
@@ -391,10 +496,15 @@ def _finish(rows, segments, output_dir: Path, config: PrepareConfig) -> PrepareR
     groups: dict[str, int] = defaultdict(int)
     for row in seg_meta:
         groups[f"{row['source']}/{row['recording']}"] += 1
-    split_of_group = assign_splits(groups, config.validation_size, config.test_size, config.seed)
-    split_of = {row["id"]: split_of_group[f"{row['source']}/{row['recording']}"] for row in seg_meta}
+    plan = assign_splits(groups, config.validation_size, config.test_size, config.seed)
+    position: dict[str, int] = defaultdict(int)  # segments are in time order within a recording
+    split_of = {}
+    for row in seg_meta:
+        group = f"{row['source']}/{row['recording']}"
+        split_of[row["id"]] = plan.segments[group][position[group]]
+        position[group] += 1
     durations = {row["id"]: row["duration"] for row in seg_meta}
-    report = build_report(meta, duplicates, split_of, durations, config)
+    report = build_report(meta, duplicates, split_of, durations, config, plan)
 
     dataset = DatasetDict({
         split: segments.select([i for i, row in enumerate(seg_meta) if split_of[row["id"]] == split])
@@ -416,12 +526,19 @@ def summarize(report: dict) -> str:
         if source["status"] == "failed":
             lines.append(f"  {source['name']}: FAILED: {source['error']}")
             continue
+        if source["status"] == "skipped":
+            lines.append(f"  {source['name']}: skipped: {source['error']}")
+            continue
         dropped = ", ".join(f"{k} {v}" for k, v in source["dropped"].items()) or "none"
         lines.append(f"  {source['name']} ({source['kind']}): {source['kept']}/{source['inputs']} inputs kept, "
                      f"{source['segments']} segments, {source['hours_kept'] * 60:.2f} min; dropped: {dropped}")
     totals = report["totals"]
     lines.append(f"total: {totals['segments']} segments, {totals['hours_kept']:.4f} h kept; "
                  f"{totals['dropped']} of {totals['inputs']} inputs dropped; splits {report['splits']}")
+    for split, note in report.get("split_notes", {}).items():
+        lines.append(f"  {split}: {note}")
+    for warning in report.get("warnings", []):
+        lines.append(f"WARNING: {warning}")
     return "\n".join(lines)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import os
+import re
+from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -41,6 +43,7 @@ class SourceSpec:
     text_column: str = "text"
     speaker_column: str | None = None
     speaker: str | None = None
+    skipped: str | None = None  # why this source is left out (the report lists it with this reason)
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -76,10 +79,59 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
+# a language tag in a subtitle name (talk.am.srt, talk.amh.srt, talk.en-US.srt), as yt-dlp and subtitle sites write
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(?:[-_][a-z0-9]{2,8})?$", re.IGNORECASE)
+AMHARIC_TAGS = ("am", "amh")
+
+
+def _language(tag: str | None) -> str | None:
+    return tag.lower().replace("_", "-").split("-")[0] if tag else None
+
+
+def pair_subtitles(media_stems: Sequence[str], subtitles: Sequence[Path]
+                   ) -> tuple[dict[str, Path], dict[Path, tuple[str, str]], dict[Path, str]]:
+    """Pair subtitle files with media stems: ``STEM.srt`` or ``STEM.LANG.srt`` (LANG a short language code such as
+    ``am``, ``amh``, ``en``, ``en-US``) goes with the media file ``STEM.*``. When a media file has several,
+    Amharic (``am``/``amh``) wins, then the one without a language tag, then the others by name.
+
+    Returns ``({stem: chosen subtitles}, {skipped subtitles: (stem, reason)}, {subtitles without media: stem})``.
+    """
+    stems = set(media_stems)
+    candidates: dict[str, list[tuple[str | None, Path]]] = defaultdict(list)
+    orphans: dict[Path, str] = {}
+    for path in sorted(subtitles):
+        stem = path.stem
+        if stem in stems:
+            candidates[stem].append((None, path))
+            continue
+        base, dot, tag = stem.rpartition(".")
+        if dot and base in stems and _LANGUAGE_TAG.match(tag):
+            candidates[base].append((tag, path))
+        else:
+            orphans[path] = stem
+
+    def preference(item: tuple[str | None, Path]):
+        tag, path = item
+        language = _language(tag)
+        return (0 if language in AMHARIC_TAGS else 1 if tag is None else 2, path.name)
+
+    chosen: dict[str, Path] = {}
+    skipped: dict[Path, tuple[str, str]] = {}
+    for stem, items in candidates.items():
+        items = sorted(items, key=preference)
+        chosen[stem] = items[0][1]
+        for _, path in items[1:]:
+            skipped[path] = (stem, f"the media file {stem} has several subtitle files; {items[0][1].name} was used "
+                                   "(Amharic first, then the one without a language tag)")
+    return chosen, skipped, orphans
+
+
 def collect_sources(*, srt_pairs: Sequence[Sequence[str]] = (), srt_dirs: Sequence[str] = (),
                     ljspeech: Sequence[str] = (), hub: Sequence[dict] = ()) -> list[SourceSpec]:
-    """Source specs from the command line. ``--srt-dir`` pairs each media file with the ``.srt`` of its stem;
-    a media file without subtitles or subtitles without media become a source that fails with that reason."""
+    """Source specs from the command line. ``--srt-dir`` pairs each media file with the ``.srt`` of its stem or
+    a language-tagged one (``talk.am.srt``; see :func:`pair_subtitles`); other subtitles for a media file that
+    has its pair become a skipped source, and a media file without subtitles or subtitles without media become
+    a source that fails with that reason."""
     taken: set[str] = set()
     specs: list[SourceSpec] = []
     for media, subtitles in srt_pairs:
@@ -91,11 +143,14 @@ def collect_sources(*, srt_pairs: Sequence[Sequence[str]] = (), srt_dirs: Sequen
                                     subtitles=str(folder)))
             continue
         media = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in MEDIA_SUFFIXES}
-        subs = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() == ".srt"}
-        for stem in sorted(set(media) | set(subs)):
-            specs.append(SourceSpec("srt", _unique(stem, taken),
-                                    media=str(media[stem]) if stem in media else None,
-                                    subtitles=str(subs[stem]) if stem in subs else None))
+        chosen, skipped, orphans = pair_subtitles(
+            list(media), [p for p in folder.iterdir() if p.suffix.lower() == ".srt" and p.is_file()])
+        entries = [(stem, media[stem], chosen.get(stem), None) for stem in media]
+        entries += [(stem, None, path, None) for path, stem in orphans.items()]
+        entries += [(path.name, media[stem], path, reason) for path, (stem, reason) in skipped.items()]
+        for stem, media_path, subtitles, reason in sorted(entries, key=lambda e: (e[0], e[3] is not None)):
+            specs.append(SourceSpec("srt", _unique(stem, taken), media=str(media_path) if media_path else None,
+                                    subtitles=str(subtitles) if subtitles else None, skipped=reason))
     for folder in ljspeech:
         specs.append(SourceSpec("ljspeech", _unique(Path(folder).name or "ljspeech", taken), path=str(folder)))
     for options in hub:
@@ -135,9 +190,15 @@ def _srt_recording(spec: SourceSpec, normalize) -> Recording:
     from amharic_tts.data.srt import SrtError, read_srt
 
     if not spec.media:
-        raise SourceError(f"no media file for the subtitles {spec.subtitles} (expected one with the same stem)")
+        stem = Path(spec.subtitles or "").stem
+        base, dot, tag = stem.rpartition(".")
+        expected = f"{base}.* or {stem}.*" if dot and _LANGUAGE_TAG.match(tag) else f"{stem}.*"
+        raise SourceError(f"no media file for the subtitles {spec.subtitles} (expected one with the same stem: "
+                          f"{expected})")
     if not spec.subtitles:
-        raise SourceError(f"no subtitles for {spec.media} (expected {Path(spec.media).with_suffix('.srt').name})")
+        stem = Path(spec.media).stem
+        raise SourceError(f"no subtitles for {spec.media} (expected {stem}.srt, or {stem}.LANG.srt such as "
+                          f"{stem}.am.srt)")
     for path in (spec.media, spec.subtitles):
         if not Path(path).is_file():
             raise SourceError(f"{path} does not exist")

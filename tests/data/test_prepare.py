@@ -147,11 +147,17 @@ def test_split_assignment_is_deterministic_and_respects_sizes():
     first = assign_splits(groups, 0.1, 0.1, seed=3)
     assert first == assign_splits(groups, 0.1, 0.1, seed=3)
     assert first != assign_splits(groups, 0.1, 0.1, seed=4)
+    whole = first.whole()
+    assert set(whole) == set(groups)  # small recordings fit: none is cut
     total = sum(groups.values())
     for split in ("validation", "test"):
-        size = sum(n for g, n in groups.items() if first[g] == split)
+        size = sum(n for g, n in groups.items() if whole[g] == split)
         assert 0.5 * 0.1 * total <= size <= 0.1 * total
-    assert assign_splits({"only": 10}, 0.5, 0.5, seed=0) == {"only": "train"}
+        assert "whole recordings" in first.notes[split]
+    assert first.warnings == []
+    # one recording: blocks from its end, train keeps at least one segment (tests/data/test_splits.py has more)
+    only = assign_splits({"only": 10}, 0.5, 0.5, seed=0)
+    assert only.segments["only"] == ["train"] + ["validation"] * 4 + ["test"] * 5
 
 
 def test_a_second_run_reuses_the_cache(prepared, inputs, tiny_base_dir):
@@ -205,7 +211,28 @@ def test_two_processes_make_the_same_dataset_as_one(tmp_path, tiny_base_dir):
     assert not (tmp_path / "two" / ".shards").exists()
 
 
-def test_dataset_card_and_push_to_hub(prepared, inputs, tiny_base_dir, monkeypatch, capsys):
+def _load_cli():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("prepare_cli", ROOT / "prepare_dataset.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    return cli
+
+
+@pytest.fixture
+def hub_allowed(monkeypatch):
+    """A token and no offline mode, as far as the up-front push check can tell. The tests that use this replace
+    every call that would reach the Hub, so nothing goes over the network."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_not_a_real_token")
+
+
+def test_dataset_card_and_push_to_hub(prepared, inputs, tiny_base_dir, monkeypatch, capsys, hub_allowed):
     """The push path of the CLI with the two network calls recorded instead of made."""
     import importlib.util
 
@@ -250,3 +277,76 @@ def test_command_line_with_the_default_config_file(tmp_path, tiny_base_dir):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((tmp_path / "o" / "prepare_report.json").read_text())
     assert report["totals"]["segments"] == 4 and report["config"]["segment"]["vad"] == "silero"
+
+
+def test_command_line_fails_when_no_segment_is_kept(tmp_path, tiny_base_dir, capsys):
+    """Every source failed: a one-line error and exit status 2, with the report still written to say why."""
+    (tmp_path / "empty.srt").write_text("", encoding="utf-8")
+    code = _load_cli().main(["--output", str(tmp_path / "o"), "--srt", str(tmp_path / "missing.mp4"),
+                             str(tmp_path / "empty.srt"), "--base-model", str(tiny_base_dir)])
+    out = capsys.readouterr()
+    assert code == 2
+    errors = [line for line in out.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "no segments were kept (1 of 1 source(s) failed)" in errors[0]
+    assert "prepare_report.json" in errors[0] and "Traceback" not in out.err
+    report = json.loads((tmp_path / "o" / "prepare_report.json").read_text(encoding="utf-8"))
+    assert report["totals"]["segments"] == 0
+    assert report["sources"][0]["status"] == "failed" and "missing.mp4 does not exist" in report["sources"][0]["error"]
+    assert report["warnings"][0].startswith("no segments were kept")
+    assert "WARNING: no segments were kept" in out.out
+
+
+def test_push_to_hub_is_checked_before_preparing(tmp_path, tiny_base_dir, monkeypatch, capsys):
+    """HF_HUB_OFFLINE (set for the tests) or no token: a clear error at once, nothing prepared."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    args = ["--output", str(tmp_path / "o"), "--ljspeech", str(DEMO / "ljspeech"), "--base-model",
+            str(tiny_base_dir), "--push-to-hub", "someone/x"]
+    assert _load_cli().main(args) == 2
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("error")] == [
+        "error: --push-to-hub someone/x: cannot push to the Hugging Face Hub: HF_HUB_OFFLINE is set (unset it to "
+        "push); nothing was prepared"]
+    assert not (tmp_path / "o").exists()
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    assert _load_cli().main(args) == 2
+    err = capsys.readouterr().err
+    assert "error: --push-to-hub someone/x: no Hugging Face token: set HF_TOKEN or run `hf auth login`" in err
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("error", ["offline", "http"])
+def test_a_hub_error_at_push_time_is_one_line_and_keeps_the_data(tmp_path, tiny_base_dir, monkeypatch, capsys,
+                                                                   hub_allowed, error):
+    from datasets import DatasetDict, load_from_disk
+    from huggingface_hub import DatasetCard
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    def fail(self, repo, **kwargs):
+        if error == "offline":
+            raise OfflineModeIsEnabled("Cannot reach https://huggingface.co/api/repos/create: offline mode is "
+                                       "enabled. To disable it, please unset the `HF_HUB_OFFLINE` variable.")
+        import httpx  # (huggingface_hub's HTTP client) a response made here, not received
+
+        response = httpx.Response(403, request=httpx.Request("POST", "https://huggingface.co/api/repos/create"))
+        raise HfHubHTTPError("403 Forbidden: you cannot create a repo in someone's namespace.\nRequest id: abc",
+                             response=response)
+
+    monkeypatch.setattr(DatasetDict, "push_to_hub", fail)
+    monkeypatch.setattr(DatasetCard, "push_to_hub", lambda *a, **k: pytest.fail("the card is pushed after the data"))
+    out_dir = tmp_path / "o"
+    code = _load_cli().main(["--output", str(out_dir), "--ljspeech", str(DEMO / "ljspeech"), "--base-model",
+                             str(tiny_base_dir), "--push-to-hub", "someone/x"])
+    out = capsys.readouterr()
+    assert code == 2
+    assert "Traceback" not in out.err
+    errors = [line for line in out.err.splitlines() if line.startswith("error")]  # (progress bars go to stderr)
+    assert len(errors) == 1 and errors[0].startswith("error: pushing to the Hub repo someone/x failed: ")
+    expected = "OfflineModeIsEnabled: Cannot reach" if error == "offline" else "HfHubHTTPError: 403 Forbidden"
+    assert expected in errors[0]
+    assert f"The prepared dataset is kept in {out_dir}" in errors[0]
+    assert sum(load_from_disk(str(out_dir)).num_rows.values()) == 4  # the data is on disk

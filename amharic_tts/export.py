@@ -78,6 +78,13 @@ def export_model(checkpoint: str | Path, output: str | Path, *, dtype: str = "fl
         shutil.copy2(run_dir / TOKENIZER_DIR / name, output / name)
 
     base, revision = model_args.get("base_model", "ResembleAI/chatterbox"), model_args.get("base_revision")
+    portable = hub_snapshot_of(base)
+    if portable:  # a snapshot folder of the Hugging Face cache: name its repo and revision instead
+        base, revision = portable
+    elif Path(base).is_dir() and not include_base:
+        logger.warning("the base model is the local folder %s: this export reads S3Gen, the voice encoder and the "
+                       "default voice from there, so it loads only where that folder exists; export with "
+                       "--include-base for a folder (and Hub repo) that loads anywhere", Path(base).resolve())
     if include_base:
         base_dir = resolve_base_dir(base, list(BASE_PARTS), optional=[CONDS_FILE], revision=revision)
         for name in (*BASE_PARTS, CONDS_FILE):
@@ -113,6 +120,16 @@ def export_model(checkpoint: str | Path, output: str | Path, *, dtype: str = "fl
     return ExportResult(output, config, step)
 
 
+def hub_snapshot_of(path: str) -> tuple[str, str] | None:
+    """``(repo id, revision)`` when ``path`` is a model snapshot folder of the Hugging Face cache
+    (``.../models--ORG--NAME/snapshots/REVISION``), else None."""
+    folder = Path(path)
+    if not folder.is_dir() or folder.parent.name != "snapshots" or not folder.parent.parent.name.startswith(
+            "models--"):
+        return None
+    return folder.parent.parent.name[len("models--"):].replace("--", "/"), folder.name
+
+
 def _step(checkpoint: Path) -> int | None:
     state = checkpoint / "trainer_state.json"
     if state.is_file():
@@ -127,7 +144,8 @@ def _training_facts(checkpoint: Path, run_dir: Path, model_args: dict, training_
                     step: int | None) -> dict:
     facts = {k: training_args.get(k) for k in ("learning_rate", "lr_scheduler_type", "warmup_steps",
                                                "weight_decay", "per_device_train_batch_size",
-                                               "gradient_accumulation_steps", "max_steps", "seed")}
+                                               "gradient_accumulation_steps", "max_tokens_per_batch", "max_steps",
+                                               "seed")}
     facts.update({k: model_args.get(k) for k in ("use_lora", "lora_r", "init_new_rows", "freeze_base_text_rows",
                                                  "base_checkpoint")})
     facts["precision"] = "bf16" if training_args.get("bf16") else "fp16" if training_args.get("fp16") else "fp32"
@@ -136,13 +154,15 @@ def _training_facts(checkpoint: Path, run_dir: Path, model_args: dict, training_
     if state.is_file():
         trainer_state = json.loads(state.read_text(encoding="utf-8"))
         facts["epoch"] = round(float(trainer_state.get("epoch") or 0), 2)
+        facts["tokens_seen"] = trainer_state.get("num_input_tokens_seen") or None  # real text + speech tokens
         losses = [entry["loss"] for entry in trainer_state.get("log_history", []) if "loss" in entry]
         if losses:
-            facts["train_loss"] = round(float(losses[-1]), 4)
+            facts["train_loss"] = round(float(losses[-1]), 4)  # the last logged loss
     summary = run_dir / "train_summary.json"
     if summary.is_file() and (checkpoint == run_dir or facts.get("step") == _step(run_dir)):
-        done = json.loads(summary.read_text(encoding="utf-8"))
-        facts.update(tokens_seen=done.get("tokens_seen"), train_loss=done.get("train_loss", facts.get("train_loss")))
+        done = json.loads(summary.read_text(encoding="utf-8"))  # the run's end (the final save has no state)
+        facts["tokens_seen"] = done.get("tokens_seen", facts.get("tokens_seen"))
+        facts["mean_train_loss"] = done.get("train_loss")  # the Trainer's mean over this session's steps
     return {k: v for k, v in facts.items() if v is not None}
 
 

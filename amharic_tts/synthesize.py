@@ -11,9 +11,12 @@ and ``OUTPUT/lines.tsv`` listing file, text and duration; with ``--text``, ``--o
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from amharic_tts.cli import UserError, run_cli
+
+logger = logging.getLogger(__name__)
 
 
 def read_lines(path: str | Path) -> list[str]:
@@ -37,22 +40,31 @@ def write_wav(path: str | Path, wav, sample_rate: int) -> None:
 
 def synthesize_lines(tts, lines: list[str], output_dir: str | Path, *, progress: bool = True,
                      **generate_kwargs) -> list[dict]:
-    """One wav per line in ``output_dir`` plus ``lines.tsv``; returns what was written."""
+    """One wav per line in ``output_dir`` (named by line number) plus ``lines.tsv``; returns what was written.
+    A line that cannot be spoken (no letters) is skipped with a warning and listed in ``lines.tsv`` without a
+    file, so one bad line does not stop a long batch."""
     from tqdm.auto import tqdm
+
+    from amharic_tts.inference import TextError
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    rows = []
     width = max(4, len(str(len(lines))))
     for i, line in enumerate(tqdm(lines, desc="lines", unit="line", disable=not progress), start=1):
-        wav, sr = tts.generate(line, **generate_kwargs)
+        try:
+            wav, sr = tts.generate(line, **generate_kwargs)
+        except TextError as err:
+            logger.warning("line %d skipped: %s", i, err)
+            rows.append({"file": "", "text": line, "seconds": 0.0, "skipped": str(err)})
+            continue
         path = output_dir / f"{i:0{width}d}.wav"
         write_wav(path, wav, sr)
-        written.append({"file": path.name, "text": line, "seconds": round(wav.shape[-1] / sr, 2)})
+        rows.append({"file": path.name, "text": line, "seconds": round(wav.shape[-1] / sr, 2), "skipped": ""})
     with open(output_dir / "lines.tsv", "w", encoding="utf-8") as handle:
-        handle.write("file\ttext\tseconds\n")
-        handle.writelines(f"{w['file']}\t{w['text']}\t{w['seconds']}\n" for w in written)
-    return written
+        handle.write("file\ttext\tseconds\tskipped\n")
+        handle.writelines(f"{r['file']}\t{r['text']}\t{r['seconds']}\t{r['skipped']}\n" for r in rows)
+    return [r for r in rows if r["file"]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             written = synthesize_lines(tts, lines, args.output, **options)
             total = sum(w["seconds"] for w in written)
-            print(f"wrote {len(written)} files ({total:.1f} s) to {args.output}")
+            skipped = len(lines) - len(written)
+            print(f"wrote {len(written)} files ({total:.1f} s) to {args.output}"
+                  + (f"; {skipped} line(s) skipped, see lines.tsv" if skipped else ""))
+            if not written:
+                raise UserError("no line of the text file could be spoken")
         return 0
 
     return run_cli(run, debug=args.debug)

@@ -55,3 +55,7 @@ def test_base_summary_cli_reports_errors_in_one_line(tmp_path, capsys):
     assert base.main([str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: Base model directory") and "Traceback" not in err
+    # the README's command: under -m the module is also __main__, with its own copy of BaseModelError
+    done = subprocess.run([sys.executable, "-m", "amharic_tts.model.base", str(tmp_path / "missing")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith("error: Base model directory"), done.stderr[-2000:]

@@ -34,6 +34,13 @@ def test_export_writes_plain_merged_weights_tokenizer_and_config(exported_model,
     assert config["base_text_vocab_size"] == 2454 < config["text_vocab_size"]
     assert Path(config["base_model"]).is_dir() and config["base_files_included"] is False
     assert config["training"]["step"] == 12 and config["training"]["learning_rate"] == 0.002
+    state = json.loads((smoke_run / "checkpoint-12" / "trainer_state.json").read_text())
+    last_loss = [entry["loss"] for entry in state["log_history"] if "loss" in entry][-1]
+    assert config["training"]["train_loss"] == pytest.approx(last_loss, abs=1e-4)  # the last logged, not the mean
+    assert config["training"]["tokens_seen"] == state["num_input_tokens_seen"] > 0
+    card = (exported_model / "README.md").read_text(encoding="utf-8")
+    assert f"| Tokens seen (text + speech, padding not counted) | {state['num_input_tokens_seen']} |" in card
+    assert f"| Last logged training loss | {config['training']['train_loss']} |" in card
     assert config["data"]["segments"] > 0 and config["data"]["hours"] > 0
     weights = load_file(str(exported_model / "t3_am.safetensors"))
     trained = load_trained_t3(smoke_run / "checkpoint-12").state_dict()
@@ -59,6 +66,18 @@ def test_bfloat16_export_rounds_the_same_weights(smoke_run, exported_model, tmp_
     assert all(torch.equal(half[k], full[k].to(half[k].dtype)) for k in full)
     assert (result.folder / "t3_am.safetensors").stat().st_size < 0.6 * (exported_model / "t3_am.safetensors").stat().st_size
     assert json.loads((result.folder / "config.json").read_text())["dtype"] == "bfloat16"
+
+
+def test_a_base_from_the_hub_cache_is_named_by_repo_and_revision(tmp_path, caplog):
+    snapshot = tmp_path / "hub" / "models--ResembleAI--chatterbox" / "snapshots" / ("ab" * 20)
+    snapshot.mkdir(parents=True)
+    assert export.hub_snapshot_of(str(snapshot)) == ("ResembleAI/chatterbox", "ab" * 20)
+    assert export.hub_snapshot_of(str(tmp_path)) is None and export.hub_snapshot_of("ResembleAI/chatterbox") is None
+
+
+def test_a_local_base_folder_is_warned_about(smoke_run, tmp_path, caplog):
+    export.export_model(smoke_run / "checkpoint-6", tmp_path / "local")
+    assert "loads only where that folder exists" in caplog.text and "--include-base" in caplog.text
 
 
 def test_include_base_makes_a_standalone_folder(smoke_run, tiny_base_dir, tmp_path):

@@ -30,15 +30,16 @@ def loaded(tts, monkeypatch):
 
 def test_text_file_gives_one_wav_per_line_and_an_index(loaded, tmp_path, capsys):
     lines = tmp_path / "lines.txt"
-    lines.write_text("\ufeffሰላም።\n\n  ደህና ሁን።  \n", encoding="utf-8")
+    lines.write_text("\ufeffሰላም።\n\n!!! ።\n  ደህና ሁን።  \n", encoding="utf-8")
     out = tmp_path / "out"
     assert synthesize.main(["--model", "any", "--text-file", str(lines), "--output", str(out), "--seed", "0"]) == 0
-    assert sorted(p.name for p in out.glob("*.wav")) == ["0001.wav", "0002.wav"]
-    rows = (out / "lines.tsv").read_text(encoding="utf-8").splitlines()
-    assert rows[0] == "file\ttext\tseconds"
-    assert [r.split("\t")[:2] for r in rows[1:]] == [["0001.wav", "ሰላም።"], ["0002.wav", "ደህና ሁን።"]]
-    assert float(rows[1].split("\t")[2]) == pytest.approx(sf.info(out / "0001.wav").duration, abs=0.01)
-    assert "wrote 2 files" in capsys.readouterr().out
+    assert sorted(p.name for p in out.glob("*.wav")) == ["0001.wav", "0003.wav"]  # the unspeakable line skipped
+    rows = [r.split("\t") for r in (out / "lines.tsv").read_text(encoding="utf-8").splitlines()]
+    assert rows[0] == ["file", "text", "seconds", "skipped"]
+    assert [r[:2] for r in rows[1:]] == [["0001.wav", "ሰላም።"], ["", "!!! ።"], ["0003.wav", "ደህና ሁን።"]]
+    assert rows[1][3] == rows[3][3] == "" and "no Amharic or Latin letters" in rows[2][3]
+    assert float(rows[1][2]) == pytest.approx(sf.info(out / "0001.wav").duration, abs=0.01)
+    assert "wrote 2 files" in (printed := capsys.readouterr().out) and "1 line(s) skipped" in printed
 
 
 @pytest.mark.parametrize("argv, message", [

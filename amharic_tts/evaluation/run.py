@@ -77,8 +77,9 @@ def _recording(row) -> np.ndarray | None:
     return audio if rate == S3_RATE else soxr.resample(audio, rate, S3_RATE).astype(np.float32)
 
 
-def _voice_rows(rows: list[dict]) -> list[int]:
-    """For each row, another row of the same speaker with a recording (itself when there is none)."""
+def _voice_rows(rows: list[dict]) -> list[int | None]:
+    """For each row, another row of the same speaker with a recording; None when there is none (never the row
+    itself: prompting with the very recording to be spoken would let the model copy it)."""
     by_speaker: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
         if row.get("audio"):
@@ -87,7 +88,7 @@ def _voice_rows(rows: list[dict]) -> list[int]:
     for i, row in enumerate(rows):
         same = by_speaker.get(str(row.get("speaker")), [])
         others = [j for j in same if j != i]
-        chosen.append(others[i % len(others)] if others else i)
+        chosen.append(others[i % len(others)] if others else None)
     return chosen
 
 
@@ -106,10 +107,12 @@ def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, 
     rows = [data[i] for i in range(len(data))]
     voice_of = _voice_rows(rows)
     outputs, synth_seconds, audio_seconds, similarities, voice_files = [], 0.0, 0.0, [], []
+    default_voice = 0  # sentences spoken in the default voice although same-speaker was asked for
     for i, row in enumerate(tqdm(rows, desc="speaking", unit="sentence")):
         voice_path = None
         if config.voice == "same-speaker":
-            reference = _recording(rows[voice_of[i]])
+            reference = _recording(rows[voice_of[i]]) if voice_of[i] is not None else None
+            default_voice += reference is None
             if reference is not None:
                 voice_path = output_dir / "wavs" / f"voice-{i:04d}.wav"
                 sf.write(voice_path, reference, S3_RATE)
@@ -122,8 +125,8 @@ def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, 
         audio_seconds += len(audio) / sr
         sf.write(output_dir / "wavs" / f"{i:04d}.wav", audio, sr)
         outputs.append(audio)
-        own = _recording(row)
-        similarities.append(_speaker_similarity(tts, audio, sr, own) if own is not None else None)
+        own = _recording(row)  # similarity to the speaker's own recording, where the voice was the speaker's
+        similarities.append(_speaker_similarity(tts, audio, sr, own) if own is not None and voice_path else None)
     for path in voice_files:
         path.unlink(missing_ok=True)
     transcripts = transcriber.transcribe(outputs, sample_rate=tts.sr)
@@ -143,6 +146,9 @@ def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, 
         "rtf": round(synth_seconds / audio_seconds, 4) if audio_seconds else None,
         "audio_seconds": round(audio_seconds, 2),
         "voice": config.voice,
+        # same-speaker: sentences whose speaker has no other recording in the split, spoken in the default voice
+        # (and left out of speaker_similarity)
+        "default_voice_sentences": default_voice if config.voice == "same-speaker" else len(rows),
         "seed": config.seed,
         "device": str(tts.device),
     }
@@ -167,15 +173,24 @@ def _speaker_similarity(tts, audio: np.ndarray, sample_rate: int, own: np.ndarra
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-8))
 
 
+def check_card_folder(model_folder: str | Path) -> Path:
+    """The exported model folder whose card ``--update-card`` writes (checked before any evaluation work)."""
+    from amharic_tts.inference import MODEL_CONFIG_FILE
+
+    folder = Path(model_folder)
+    if not (folder / MODEL_CONFIG_FILE).is_file():
+        raise UserError(f"--update-card needs an exported model folder (from python -m amharic_tts.export); "
+                        f"{folder} has no {MODEL_CONFIG_FILE}")
+    return folder
+
+
 def update_card(model_folder: str | Path, results: dict) -> None:
     """Write ``results`` into an exported model folder: ``evaluation.json`` and the card's model-index."""
     from amharic_tts.export import EVALUATION_FILE
     from amharic_tts.hub import model_card
     from amharic_tts.inference import MODEL_CONFIG_FILE
 
-    folder = Path(model_folder)
-    if not (folder / MODEL_CONFIG_FILE).is_file():
-        raise UserError(f"--update-card needs an exported model folder; {folder} has no {MODEL_CONFIG_FILE}")
+    folder = check_card_folder(model_folder)
     config = json.loads((folder / MODEL_CONFIG_FILE).read_text(encoding="utf-8"))
     summary = {k: v for k, v in results.items() if k != "worst"}
     (folder / EVALUATION_FILE).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
@@ -209,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         from amharic_tts.evaluation.asr import ASRModelError, CTCTranscriber
         from amharic_tts.inference import AmharicTTS
 
+        if args.update_card:
+            check_card_folder(args.model)
         data = load_split(args.dataset, args.split)
         try:
             transcriber = CTCTranscriber(args.asr_model, target_lang=args.asr_lang, device=args.device)

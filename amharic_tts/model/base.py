@@ -407,4 +407,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # run the imported module's main: under ``-m`` this file is also ``__main__``, whose BaseModelError is another
+    # class than the one the command-line wrapper recognises (a traceback instead of a one-line error)
+    from amharic_tts.model import base as _base
+
+    raise SystemExit(_base.main())

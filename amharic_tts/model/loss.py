@@ -13,7 +13,8 @@ Sequence layout, one row per sample, packed and right-padded (tensor ops only, n
 ``C`` is the same for every sample. Text and speech carry their learned position embeddings from 0, exactly as
 ``T3.inference`` builds them, and the Llama backbone's positions run contiguously over the real tokens, so a
 trained model sees at inference time the layout it was trained on. The attention mask marks padding; being at
-the end, padding cannot influence real positions under causal attention anyway.
+the end, padding cannot influence real positions under causal attention, so the backbone runs with plain
+causal attention (no mask).
 
 Targets: the hidden state at speech position t predicts speech token t+1 (so ``start_speech`` is only ever an
 input and every real token after it, ``stop_speech`` included, is a target); no prompt-length masking (clips
@@ -73,6 +74,7 @@ class T3LossOutput:
     text_loss: torch.Tensor  # the same over text targets
     speech_accuracy: torch.Tensor  # top-1 accuracy over speech targets
     speech_loss_per_sample: torch.Tensor  # (B,) mean speech cross-entropy of each sample
+    speech_hits_per_sample: torch.Tensor  # (B,) correct top-1 speech predictions of each sample
     num_speech_targets: int
     num_text_targets: int
 
@@ -157,9 +159,13 @@ def build_layout(t3, batch: T3Batch) -> T3Layout:
 
 
 def backbone_hidden(t3, layout: T3Layout) -> torch.Tensor:
-    """Run the Llama backbone on the packed embeddings: (B, L, D) final (normed) hidden states."""
-    out = t3.tfmr(inputs_embeds=layout.inputs_embeds, attention_mask=layout.attention_mask, use_cache=False,
-                  return_dict=True)
+    """Run the Llama backbone on the packed embeddings: (B, L, D) final (normed) hidden states.
+
+    No attention mask is passed: padding sits only at the end of each row, so under causal attention no real
+    position can see it, and plain causal attention lets SDPA use its fused causal kernels (FlashAttention on a
+    GPU) instead of a materialised (B, L, L) mask (5 % faster on CPU here; a test checks that padding leaves
+    every sample's loss unchanged). Hidden states at padded positions are never read."""
+    out = t3.tfmr(inputs_embeds=layout.inputs_embeds, use_cache=False, return_dict=True)
     return out.last_hidden_state
 
 
@@ -201,12 +207,14 @@ def t3_loss(t3, batch: T3Batch, *, text_loss_weight: float = 0.1, check: bool = 
     sample = torch.arange(B, device=hidden.device)[:, None].expand_as(speech_valid)[speech_valid]
     per_sample = torch.zeros(B, device=hidden.device).index_add(0, sample, speech_losses.detach())
     per_sample = per_sample / (batch.speech_token_lens - 1).to(per_sample.dtype)
+    hits = torch.zeros(B, device=hidden.device).index_add(0, sample, speech_hits.float())
     return T3LossOutput(
         loss=speech_loss + text_loss_weight * text_loss,
         speech_loss=speech_loss,
         text_loss=text_loss,
         speech_accuracy=speech_hits.float().mean(),
         speech_loss_per_sample=per_sample,
+        speech_hits_per_sample=hits,
         num_speech_targets=int(speech_losses.numel()),
         num_text_targets=int(text_losses.numel()),
     )

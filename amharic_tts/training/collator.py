@@ -38,9 +38,6 @@ class T3Collator:
         if prompt_from_same_speaker:
             for index, speaker in enumerate(dataset["speaker"]):
                 self.by_speaker[speaker].append(index)
-        self.real_tokens = 0  # statistics for the logs: real and padded positions collated so far
-        self.padded_tokens = 0
-        self.total_real_tokens = 0  # real positions of all training batches, for the final summary
         self.seed = seed
         self.epoch = 0  # set at each epoch's start (see T3Trainer)
         self.training = True
@@ -51,13 +48,13 @@ class T3Collator:
 
     @contextlib.contextmanager
     def evaluating(self):
-        """No dropout, and prompts that are the same at every evaluation; the statistics stay the training's."""
-        saved = self.training, self.real_tokens, self.padded_tokens
+        """No dropout, and prompts that are the same at every evaluation."""
+        saved = self.training
         self.training = False
         try:
             yield self
         finally:
-            self.training, self.real_tokens, self.padded_tokens = saved
+            self.training = saved
 
     def _prompt(self, row: dict, rng: random.Random) -> list[int]:
         others = [i for i in self.by_speaker.get(row["speaker"], []) if i != row["_index"]]
@@ -94,10 +91,6 @@ class T3Collator:
 
         text_keep, prompt_keep = keep(0, self.text_dropout), keep(1, self.prompt_dropout)
         speaker_keep = keep(2, self.speaker_dropout)
-        self.real_tokens += int(text_lens.sum() + speech_lens.sum())
-        if self.training:
-            self.total_real_tokens += int(text_lens.sum() + speech_lens.sum())
-        self.padded_tokens += B * (text_tokens.shape[1] + speech_tokens.shape[1])
         return {
             "text_tokens": text_tokens, "text_token_lens": text_lens,
             "speech_tokens": speech_tokens, "speech_token_lens": speech_lens,
@@ -106,11 +99,3 @@ class T3Collator:
             "emotion_adv": torch.full((B,), float(self.emotion_adv)),
             "text_keep": text_keep, "prompt_keep": prompt_keep,
         }
-
-    def take_padding_statistics(self) -> float | None:
-        """Share of real (non-pad) positions since the last call; resets the counters."""
-        if not self.padded_tokens:
-            return None
-        share = self.real_tokens / self.padded_tokens
-        self.real_tokens = self.padded_tokens = 0
-        return share

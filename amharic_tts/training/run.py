@@ -46,8 +46,9 @@ def load_tokenizer(name_or_path: str, revision: str | None = None):
         raise TrainingSetupError(str(err)) from err
 
 
-def load_splits(data_args):
-    """``{split: Dataset}`` for the train and eval splits, from a prepared directory or a Hub dataset."""
+def load_splits(data_args, *, evaluating: bool = False):
+    """The train and eval splits, from a prepared directory or a Hub dataset; with ``evaluating`` the eval split
+    must exist and have rows."""
     import datasets
 
     from amharic_tts.data.prepare import DatasetLoadError, load_prepared
@@ -67,8 +68,20 @@ def load_splits(data_args):
     if missing:
         raise TrainingSetupError(f"the dataset {name} has no {', '.join(missing)} column(s): prepare it with "
                                  "prepare_dataset.py, which adds speech tokens and speaker embeddings")
+    if len(data[data_args.train_split]) == 0:
+        raise TrainingSetupError(f"the dataset {name} has no rows in its {data_args.train_split!r} split "
+                                 f"({_split_sizes(data)})")
     eval_split = data.get(data_args.eval_split)
+    if evaluating and (eval_split is None or len(eval_split) == 0):
+        raise TrainingSetupError(
+            f"evaluation needs rows in split {data_args.eval_split!r}, and the dataset {name} has "
+            f"{'none' if eval_split is not None else 'no such split'} ({_split_sizes(data)}): choose another "
+            f"eval_split, prepare the data with a validation split, or set eval_strategy: no")
     return data[data_args.train_split], eval_split
+
+
+def _split_sizes(data) -> str:
+    return ", ".join(f"{split}: {len(rows)} rows" for split, rows in data.items())
 
 
 def build_model(model_args, tokenizer):
@@ -165,7 +178,7 @@ def train(model_args, data_args, training_args) -> int:
     output_dir = Path(training_args.output_dir)
     # 2-4. tokenizer, dataset, model: every check runs before training starts
     tokenizer = load_tokenizer(model_args.tokenizer)
-    train_raw, eval_raw = load_splits(data_args)
+    train_raw, eval_raw = load_splits(data_args, evaluating=training_args.eval_strategy != "no")
     t3 = build_model(model_args, tokenizer)
     hp = t3.hp
     # 5. preprocessing (once, on the main process first)
@@ -187,6 +200,9 @@ def train(model_args, data_args, training_args) -> int:
                 f"max_tokens_per_batch {budget} is less than the longest training sample ({max(over)} text + speech "
                 f"tokens; {len(over)} of {len(train_set)} samples are longer): raise it, or leave long samples out "
                 f"with max_speech_tokens / max_text_tokens")
+    resume = resolve_resume(training_args.resume_from_checkpoint, output_dir)
+    if resume:  # before anything is written into the run folder
+        check_resumable(resume, model_args, hp)
     if training_args.process_index == 0:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / CONFIG_FILE).write_text(yaml.safe_dump(
@@ -241,13 +257,6 @@ def train(model_args, data_args, training_args) -> int:
     elif training_args.eval_asr_model:
         raise TrainingSetupError("eval_asr_model needs a validation split and eval_strategy steps or epoch")
     # 7. training
-    resume = training_args.resume_from_checkpoint
-    if resume == "latest":
-        resume = latest_checkpoint(str(output_dir))
-        if resume is None:
-            logger.info("no checkpoint in %s yet: starting from the beginning", output_dir)
-    elif resume and not Path(resume).is_dir():
-        raise TrainingSetupError(f"checkpoint {resume} does not exist")
     result = trainer.train(resume_from_checkpoint=resume or None)
     # 8. final save and summary
     if trainer.stop_reason == "non_finite":
@@ -257,12 +266,13 @@ def train(model_args, data_args, training_args) -> int:
     if trainer.stop_reason != "signal":
         trainer.save_model(str(output_dir))
     seconds = time.time() - started
-    tokens = collator.total_real_tokens * training_args.world_size
+    tokens = trainer.state.num_input_tokens_seen  # real text + speech tokens, all processes, all sessions
+    session_tokens = tokens - trainer.tokens_at_start
     if training_args.process_index == 0:
         summary = {"steps": trainer.state.global_step, "train_loss": round(result.training_loss, 4),
                    "tokens_seen": tokens, "wall_seconds": round(seconds, 1),
-                   "tokens_per_second": round(tokens / seconds, 1), "stopped_by": trainer.stop_reason or "end",
-                   "output_dir": str(output_dir)}
+                   "tokens_per_second": round(session_tokens / seconds, 1),
+                   "stopped_by": trainer.stop_reason or "end", "output_dir": str(output_dir)}
         (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(json.dumps(summary, indent=2))
         if push_to_hub:
@@ -280,6 +290,53 @@ def _export_and_push(output_dir: Path, training_args, *, finished: bool) -> None
         return
     export_and_push(output_dir, output_dir / "export", repo_id=training_args.hub_model_id or output_dir.name,
                     private=bool(training_args.hub_private_repo), token=training_args.hub_token)
+
+
+def resolve_resume(resume: str | None, output_dir: Path) -> str | None:
+    """``resume_from_checkpoint`` as a checkpoint folder: ``latest`` is the newest complete one in the run."""
+    from amharic_tts.training.trainer import latest_checkpoint
+
+    if resume == "latest":
+        resume = latest_checkpoint(str(output_dir))
+        if resume is None:
+            logger.info("no checkpoint in %s yet: starting from the beginning", output_dir)
+    elif resume and not Path(resume).is_dir():
+        raise TrainingSetupError(f"checkpoint {resume} does not exist")
+    return resume or None
+
+
+# settings that decide the model's parameters and which of them train: a checkpoint only resumes under the same
+MODEL_DEFINING = ("use_lora", "lora_r", "lora_alpha", "lora_target_modules", "freeze_base_text_rows",
+                  "freeze_backbone", "freeze_conditioning", "freeze_speech", "freeze_text_positions",
+                  "only_new_text_rows")
+
+
+def check_resumable(checkpoint: str, model_args, hp) -> None:
+    """Fail before training (and before the run folder is touched) when ``checkpoint`` was trained with another
+    vocabulary, LoRA or freezing setting than this run: its weights and optimizer state would not fit."""
+    import yaml
+    from dataclasses import asdict
+
+    run_dir = find_run_dir(checkpoint)
+    if run_dir is None:
+        return  # a bare checkpoint: the Trainer's strict load is the check
+    saved = (yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8")) or {}).get("model", {})
+    now = asdict(model_args)
+    differ = [f"{key}: {saved[key]!r} there, {now[key]!r} now" for key in MODEL_DEFINING
+              if key in saved and saved[key] != now[key]]
+    t3_config = run_dir / T3_CONFIG_FILE
+    if t3_config.is_file():
+        size = json.loads(t3_config.read_text(encoding="utf-8")).get("text_tokens_dict_size")
+        if size is not None and size != hp.text_tokens_dict_size:
+            differ.append(f"text vocabulary: {size} ids there, {hp.text_tokens_dict_size} with this tokenizer")
+    if differ:
+        raise TrainingSetupError(f"cannot resume from {checkpoint}: it was trained with other settings "
+                                 f"({'; '.join(differ)}). Resume with the run's own {run_dir / CONFIG_FILE}, "
+                                 f"or start a new output_dir")
+    for key in ("base_model", "base_checkpoint"):
+        if key in saved and saved[key] != now[key]:
+            logger.warning("resuming %s, trained from %s %r, with %s %r: the weights come from the checkpoint",
+                           checkpoint, key, saved[key], key, now[key])
 
 
 def find_run_dir(path: str | os.PathLike) -> Path | None:

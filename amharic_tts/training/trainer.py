@@ -51,9 +51,13 @@ class T3TrainingModel(nn.Module):
         batch = T3Batch(text_tokens, text_token_lens, speech_tokens, speech_token_lens, speaker_emb,
                         cond_prompt_speech_tokens, emotion_adv, text_keep, prompt_keep)
         out = t3_loss(self.t3, batch, text_loss_weight=self.text_loss_weight, check=False)
+        targets = (speech_token_lens - 1).to(out.loss.dtype)
         return {"loss": out.loss, "speech_loss": out.speech_loss.detach(), "text_loss": out.text_loss.detach(),
                 "speech_accuracy": out.speech_accuracy.detach(),
-                "num_speech_targets": torch.tensor(out.num_speech_targets, device=out.loss.device)}
+                "num_speech_targets": torch.tensor(out.num_speech_targets, device=out.loss.device),
+                # (B, 3): each sample's speech loss sum, top-1 hits and targets (evaluation sums these)
+                "speech_per_sample": torch.stack([out.speech_loss_per_sample * targets, out.speech_hits_per_sample,
+                                                  targets], dim=1)}
 
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs=None):
         self.t3.tfmr.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gradient_checkpointing_kwargs)
@@ -69,6 +73,8 @@ class T3Trainer(Trainer):
         self.stop_reason: str | None = None
         self._parts: dict[str, float] = {}
         self._parts_count = 0
+        self._real_positions = self._padded_positions = 0  # since the last log, for real_token_share
+        self.tokens_at_start = 0  # state.num_input_tokens_seen when this session's training began
 
     # ------------------------------------------------------------------ optimisation
     def get_decay_parameter_names(self, model) -> list[str]:
@@ -111,6 +117,20 @@ class T3Trainer(Trainer):
             self._token_budget_sampler = sampler
         return self._token_budget_sampler
 
+    def _issue_warnings_after_load(self, load_result) -> None:
+        """The Trainer loads a resumed checkpoint non-strictly and only warns: a checkpoint of another model
+        (LoRA or not, another vocabulary) would then train on from the wrong weights. Refuse instead."""
+        if load_result.missing_keys or load_result.unexpected_keys:
+            from amharic_tts.training.run import TrainingSetupError
+
+            def some(keys):
+                return ", ".join(list(keys)[:3]) + (" ..." if len(keys) > 3 else "")
+
+            raise TrainingSetupError(
+                f"the checkpoint does not fit this model ({len(load_result.missing_keys)} missing weights: "
+                f"{some(load_result.missing_keys) or '-'}; {len(load_result.unexpected_keys)} unexpected: "
+                f"{some(load_result.unexpected_keys) or '-'}): resume with the settings it was trained with")
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
         if model.training:
@@ -124,15 +144,22 @@ class T3Trainer(Trainer):
         inputs = self._prepare_inputs(inputs)
         with self.compute_loss_context_manager():
             loss = self.compute_loss(model, inputs)
-        bad = torch.tensor(float(not torch.isfinite(loss).item()), device=loss.device)
+        # one reduction for: a non-finite loss on any process, and the real tokens of this step on all of them
+        real = inputs["text_token_lens"].sum() + inputs["speech_token_lens"].sum()
+        step = torch.stack([(~torch.isfinite(loss.detach())).float(), real.float()]).to(loss.device)
         if self.accelerator.num_processes > 1:
-            bad = self.accelerator.reduce(bad, reduction="sum")
-        if bad.item() > 0:
+            step = self.accelerator.reduce(step, reduction="sum")
+        if step[0].item() > 0:
             self.bad_steps += 1
             logger.warning("non-finite loss at step %d (%d in a row): this batch is skipped",
                            self.state.global_step + 1, self.bad_steps)
             return torch.zeros((), device=loss.device)
         self.bad_steps = 0
+        # statistics counted here, in the main process (collators may run in dataloader workers): tokens seen
+        # over the whole run (kept in the trainer state, so across resumes) and this process's padding
+        self.state.num_input_tokens_seen += int(step[1].item())
+        self._real_positions += int(real)
+        self._padded_positions += inputs["text_tokens"].numel() + inputs["speech_tokens"].numel()
         loss = loss / self.current_gradient_accumulation_steps
         self.accelerator.backward(loss)
         return loss.detach()
@@ -143,9 +170,9 @@ class T3Trainer(Trainer):
             for key, total in self._parts.items():
                 logs[key] = round(total / self._parts_count, 4)
             self._parts, self._parts_count = {}, 0
-            share = self.collator.take_padding_statistics() if self.collator else None
-            if share is not None:
-                logs["real_token_share"] = round(share, 4)
+            if self._padded_positions:
+                logs["real_token_share"] = round(self._real_positions / self._padded_positions, 4)
+                self._real_positions = self._padded_positions = 0
         super().log(logs, start_time) if start_time is not None else super().log(logs)
 
     # ------------------------------------------------------------------ evaluation
@@ -169,9 +196,8 @@ class T3Trainer(Trainer):
                     inputs = self._prepare_inputs(inputs)
                     with self.compute_loss_context_manager():
                         out = model(**inputs)
-                    n = out["num_speech_targets"].float()
-                    totals += torch.stack([out["speech_loss"].float() * n, out["speech_accuracy"].float() * n, n])
-        totals = self.accelerator.reduce(totals, reduction="sum") if self.accelerator.num_processes > 1 else totals
+                    # every process's samples, without the repeats that even out the last batches
+                    totals += self.accelerator.gather_for_metrics(out["speech_per_sample"].float()).sum(0)
         model.train(was_training)
         loss = (totals[0] / totals[2]).item()
         metrics = {f"{metric_key_prefix}_loss": loss, f"{metric_key_prefix}_speech_loss": loss,
@@ -261,6 +287,7 @@ class StopControlCallback(TrainerCallback):
                        "(send it again to exit at once)", signum)
 
     def on_train_begin(self, args, state, control, **kwargs):
+        self.trainer.tokens_at_start = state.num_input_tokens_seen  # a resumed run's state is loaded by now
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)

@@ -28,6 +28,7 @@ def test_evaluate_cli_end_to_end_with_a_tiny_asr(exported_model, demo_run_inputs
     assert results["sentences"] == 2 and results["split"] == "train" and results["asr_model"] == str(tiny_asr)
     assert results["cer"] > 0.5  # random weights: the transcript has nothing to do with the text
     assert -1 <= results["speaker_similarity"] <= 1 and results["rtf"] > 0 and results["audio_seconds"] > 0
+    assert results["default_voice_sentences"] == 0  # both sentences' speaker has other recordings
     rows = (out / "sentences.tsv").read_text(encoding="utf-8").splitlines()
     assert len(rows) == 3 and rows[0].startswith("file\tcer")
     assert sorted(p.name for p in (out / "wavs").iterdir()) == ["0000.wav", "0001.wav"]  # voice prompts removed
@@ -64,6 +65,7 @@ def test_a_known_transcript_gives_the_expected_cer(tts, demo_run_inputs, tmp_pat
     worst = results["worst"][0]
     assert worst["text"] == second and worst["cer"] == pytest.approx(1 / len(normalize_for_scoring(second)), abs=1e-4)
     assert results["worst"][1]["cer"] == 0
+    assert results["default_voice_sentences"] == 2 and results["speaker_similarity"] is None
 
 
 def test_voices_come_from_another_recording_of_the_same_speaker():
@@ -71,7 +73,7 @@ def test_voices_come_from_another_recording_of_the_same_speaker():
             {"speaker": "a", "audio": {"bytes": b"3"}}, {"speaker": "c", "audio": None},
             {"speaker": "a", "audio": {"bytes": b"4"}}]
     chosen = run._voice_rows(rows)
-    assert chosen[1] == 1 and chosen[3] == 3  # no other recording: its own (or none)
+    assert chosen[1] is None and chosen[3] is None  # no other recording: the default voice, never its own
     for i in (0, 2, 4):
         assert chosen[i] != i and rows[chosen[i]]["speaker"] == "a"
 
@@ -82,3 +84,7 @@ def test_bad_dataset_or_split_is_one_clear_line(tmp_path, demo_run_inputs, capsy
     assert run.main(["--model", "m", "--dataset", str(demo_run_inputs["data"]), "--split", "dev",
                      "--asr-model", "x"]) == 2
     assert "has no split 'dev'" in capsys.readouterr().err
+    # --update-card on what is not an exported folder: refused before any data, ASR or model is loaded
+    assert run.main(["--model", str(tmp_path), "--dataset", str(tmp_path / "none"), "--asr-model", "x",
+                     "--update-card"]) == 2
+    assert "--update-card needs an exported model folder" in capsys.readouterr().err

@@ -79,6 +79,21 @@ def test_padding_does_not_change_any_samples_loss(t3):
     assert (a.num_speech_targets, a.num_text_targets) == (b.num_speech_targets, b.num_text_targets)
 
 
+def test_the_backbone_is_causal_without_an_attention_mask(t3):
+    """The packed rows go through the backbone without a mask (padding is at the end): a position must still
+    never see a later one, or the next-token loss would be learnt by looking ahead."""
+    t3.eval()
+    layout = build_layout(t3, random_batch(t3, [6, 11], [20, 9], seed=3))
+    changed = layout.inputs_embeds.clone()
+    changed[:, 25:] = torch.randn_like(changed[:, 25:])
+    with torch.no_grad():
+        before = backbone_hidden(t3, layout)
+        layout.inputs_embeds = changed
+        after = backbone_hidden(t3, layout)
+    assert torch.allclose(before[:, :25], after[:, :25], atol=1e-5, rtol=0)
+    assert not torch.allclose(before[:, 25:], after[:, 25:], atol=1e-3)
+
+
 def _copy_input_model(t3):
     """Make T3 a perfect copier: every layer adds nothing, speech head = speech embedding (scaled)."""
     with torch.no_grad():

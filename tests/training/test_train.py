@@ -297,3 +297,64 @@ def test_token_budget_batches_train_and_resume_exactly_across_epochs(demo_run_in
     assert sorted(resumed) == sorted(straight)
     for step in range(stop_at + 1, 2 * per_epoch + 1):
         assert resumed[step] == pytest.approx(straight[step], abs=1e-5), step
+    summary = {name: json.loads((tmp_path / name / "train_summary.json").read_text()) for name in ("straight",
+                                                                                                "stopped")}
+    assert summary["stopped"]["tokens_seen"] == summary["straight"]["tokens_seen"]  # counted across the resume
+
+
+def test_statistics_are_counted_when_workers_collate(demo_run_inputs, tmp_path, monkeypatch):
+    """With dataloader workers the collator runs in other processes: tokens seen and the real-token share are
+    counted where the batches are trained."""
+    real, padded = [], []
+    original = T3Trainer.training_step
+
+    def recording_step(self, model, inputs, num_items_in_batch=None):
+        real.append(int(inputs["text_token_lens"].sum() + inputs["speech_token_lens"].sum()))
+        padded.append(inputs["text_tokens"].numel() + inputs["speech_tokens"].numel())
+        return original(self, model, inputs, num_items_in_batch)
+
+    monkeypatch.setattr(T3Trainer, "training_step", recording_step)
+    out = tmp_path / "workers"
+    assert run.main(args_for(demo_run_inputs, out, "--max_steps", "4", "--logging_steps", "2", "--eval_strategy",
+                             "no", "--save_steps", "4", "--num_samples", "0", "--dataloader_num_workers", "2")) == 0
+    assert json.loads((out / "train_summary.json").read_text())["tokens_seen"] == sum(real) > 0
+    shares = [l["real_token_share"] for l in history(out) if "loss" in l]
+    assert shares == [pytest.approx(sum(real[:2]) / sum(padded[:2]), abs=1e-4),
+                      pytest.approx(sum(real[2:]) / sum(padded[2:]), abs=1e-4)]
+
+
+def test_resuming_with_other_model_settings_fails_before_touching_the_run(demo_run_inputs, tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["--max_steps", "2", "--save_steps", "2", "--eval_strategy", "no", "--num_samples", "0"]
+    assert run.main(args_for(demo_run_inputs, out, *common)) == 0
+    config = (out / "train_config.yaml").read_bytes()
+    capsys.readouterr()
+    assert run.main(args_for(demo_run_inputs, out, *common, "--use_lora", "true",
+                             "--resume_from_checkpoint", "latest")) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume from" in err and "use_lora: False there, True now" in err and "Traceback" not in err
+    assert (out / "train_config.yaml").read_bytes() == config  # the run's record is untouched
+    # a checkpoint outside its run folder: the Trainer's own load is checked, and refuses instead of warning
+    bare = tmp_path / "elsewhere" / "checkpoint-2"
+    bare.parent.mkdir()
+    (out / "checkpoint-2").rename(bare)
+    assert run.main(args_for(demo_run_inputs, tmp_path / "other", *common, "--use_lora", "true",
+                             "--resume_from_checkpoint", str(bare))) == 2
+    err = capsys.readouterr().err
+    assert "the checkpoint does not fit this model" in err and "unexpected" in err and "Traceback" not in err
+
+
+def test_evaluation_without_validation_rows_is_a_clear_error(demo_run_inputs, tmp_path, capsys):
+    from datasets import DatasetDict, load_from_disk
+
+    data = load_from_disk(str(demo_run_inputs["data"]))
+    empty = tmp_path / "no_validation"
+    DatasetDict({"train": data["train"], "validation": data["train"].select([])}).save_to_disk(
+        str(empty), num_shards={"train": 1, "validation": 1})  # datasets cannot size an empty Audio split
+    assert run.main(args_for(demo_run_inputs, tmp_path / "o1", "--dataset", str(empty))) == 2
+    err = capsys.readouterr().err
+    assert "evaluation needs rows in split 'validation', and the dataset" in err
+    assert "train: 12 rows, validation: 0 rows" in err and "eval_strategy: no" in err
+    assert run.main(args_for(demo_run_inputs, tmp_path / "o2", "--eval_split", "nope")) == 2
+    assert "has no such split" in capsys.readouterr().err
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()

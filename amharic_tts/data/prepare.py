@@ -231,8 +231,9 @@ def assign_splits(groups: dict[str, int], validation_size: float, test_size: flo
     splits. Train always keeps at least one recording. When whole recordings give a split less than half of its
     size (one long recording, or only recordings larger than the split), it takes a contiguous block of segments
     from the end of a recording's part in train (preferring one that can give all that is still needed, then one
-    no other split cut, then the largest), keeping at least one of that recording's segments in train. How each split was made is in ``notes``; a split that was
-    asked for but stays empty is in ``warnings``. Deterministic given the sizes and ``seed``.
+    no other split cut, then the largest), keeping at least one of that recording's segments in train. How each
+    split was made is in ``notes``; a split that was asked for but stays empty is in ``warnings``. Deterministic
+    given the sizes and ``seed``.
     """
     total = sum(groups.values())
     names = sorted(groups)

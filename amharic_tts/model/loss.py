@@ -163,8 +163,8 @@ def backbone_hidden(t3, layout: T3Layout) -> torch.Tensor:
 
     No attention mask is passed: padding sits only at the end of each row, so under causal attention no real
     position can see it, and plain causal attention lets SDPA use its fused causal kernels (FlashAttention on a
-    GPU) instead of a materialised (B, L, L) mask (5 % faster on CPU here; a test checks that padding leaves
-    every sample's loss unchanged). Hidden states at padded positions are never read."""
+    GPU) instead of a materialised (B, L, L) mask (tests check causality and that padding leaves every
+    sample's loss unchanged). Hidden states at padded positions are never read."""
     out = t3.tfmr(inputs_embeds=layout.inputs_embeds, use_cache=False, return_dict=True)
     return out.last_hidden_state
 

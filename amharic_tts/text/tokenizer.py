@@ -266,6 +266,11 @@ class TokenizerReport:
             f"[UNK] rate over Ethiopic characters: {self.ethiopic_unk_rate}",
             f"longest new tokens: {' '.join(self.longest_new_tokens)}",
         ]
+        requested, kept = self.sentencepiece["requested_vocab_size"], self.sentencepiece["pieces_kept"]
+        if kept < 0.8 * requested:
+            lines.append(f"note: SentencePiece found {kept} pieces, fewer than the {requested} asked for: the text "
+                         f"has only {self.sentencepiece['distinct_words']} distinct words. More text, or a smaller "
+                         f"--vocab-size, gives the same vocabulary.")
         return "\n".join(lines)
 
 

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,11 @@ def test_amharic_is_compressed_and_reported(built):
     assert len(lengths) == 20 and lengths == sorted(lengths, reverse=True) and lengths[0] >= 3
     assert report.added["language"] == 1 and report.added["character"] == 358
     assert report.added["piece"] > 100 and report.added["intermediate"] == 0  # BPE pieces are merge-closed
+    assert "note:" not in report.summary()
+    # asking for far more pieces than the text holds is said, not silent
+    short = replace(report, sentencepiece={**report.sentencepiece, "requested_vocab_size": 10_000})
+    assert (f"found {report.sentencepiece['pieces_kept']} pieces, fewer than the 10000 asked for"
+            in short.summary())
 
 
 def test_upstream_mtl_tokenizer_reads_the_merged_file(built, monkeypatch):

@@ -163,8 +163,13 @@ def report_tables(report: dict):
     summary = (f"**{totals['segments']} segments kept: {totals['hours_kept']:.4f} h "
                f"({totals['hours_kept'] * 60:.1f} min)** from {totals['inputs']} inputs of {totals['sources']} "
                f"source(s).  \nDropped: {totals['dropped']} ({by_reason}). Splits: {splits}.")
+    notes = report.get("split_notes") or {}
+    if notes:
+        summary += "  \n" + "; ".join(f"{split}: {note}" for split, note in notes.items()) + "."
     if totals.get("failed_sources"):
         summary += f"  \n**{totals['failed_sources']} source(s) failed**: see the table."
+    for warning in report.get("warnings") or []:
+        summary += f"  \n**Warning:** {warning}."
     sources = pd.DataFrame([[
         s["name"], s["kind"], s["status"], s["inputs"], s["kept"],
         ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()), s["segments"], round(s["hours_kept"] * 60, 2),

@@ -54,6 +54,10 @@ def test_the_report_tables_account_for_every_input(prepared):
     assert totals["inputs"] == 15 and totals["segments"] == 14  # 11 cues + 4 clips; one cue is only [ሙዚቃ]
     assert f"**{totals['segments']} segments kept: {totals['hours_kept']:.4f} h" in summary
     assert "Dropped: 1 (sound_description_only 1)" in summary and "train 12, validation 1, test 1" in summary
+    assert "validation: " + report["split_notes"]["validation"] in summary and "Warning" not in summary
+    warned = {**report, "warnings": ["the test split is empty although 1 segment was asked for"]}
+    assert "**Warning:** the test split is empty although 1 segment was asked for." in studio_data.report_tables(
+        warned)[0]
     rows = {row["source"]: row for row in sources.to_dict("records")}
     assert rows["lecture"]["inputs"] == 11 and rows["lecture"]["kept"] == 10
     assert rows["lecture"]["dropped (reason: count)"] == "sound_description_only: 1"

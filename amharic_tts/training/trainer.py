@@ -167,12 +167,20 @@ class T3Trainer(Trainer):
     # ------------------------------------------------------------------ logging
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._parts_count:
-            for key, total in self._parts.items():
-                logs[key] = round(total / self._parts_count, 4)
+            # every process logs at the same steps: the parts and padding of all of them, as the Trainer's loss
+            keys = ("speech_loss", "text_loss", "speech_accuracy")
+            sums = torch.tensor([self._parts.get(k, 0.0) for k in keys]
+                                + [self._parts_count, self._real_positions, self._padded_positions],
+                                dtype=torch.float32, device=self.args.device)
+            if self.accelerator.num_processes > 1:
+                sums = self.accelerator.reduce(sums, reduction="sum")
+            sums = sums.tolist()
+            for key, total in zip(keys, sums):
+                logs[key] = round(total / sums[3], 4)
+            if sums[5]:
+                logs["real_token_share"] = round(sums[4] / sums[5], 4)
             self._parts, self._parts_count = {}, 0
-            if self._padded_positions:
-                logs["real_token_share"] = round(self._real_positions / self._padded_positions, 4)
-                self._real_positions = self._padded_positions = 0
+            self._real_positions = self._padded_positions = 0
         super().log(logs, start_time) if start_time is not None else super().log(logs)
 
     # ------------------------------------------------------------------ evaluation

@@ -194,6 +194,8 @@ def test_two_processes_train_together_and_only_rank_0_writes(demo_run_inputs, tm
     # 12 training samples, batch 4 on each of 2 processes: 2 steps an epoch (one process would need 3)
     first = next(l for l in logs if l.get("step") == 1 and "loss" in l)
     assert first["epoch"] == pytest.approx(1 / 2)
+    train_logs = [l for l in logs if "loss" in l]  # the loss parts and padding of both processes, every step
+    assert len(train_logs) == 4 and all(0.5 < l["real_token_share"] <= 1 and l["speech_loss"] > 0 for l in train_logs)
     assert sorted(p.name for p in (tmp_path / "ddp").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
     assert not list((tmp_path / "ddp").glob("tmp-checkpoint-*"))
     assert len(list((tmp_path / "ddp" / "runs").rglob("events.out.tfevents*"))) == 1  # rank 0 logs only

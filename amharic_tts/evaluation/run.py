@@ -4,12 +4,15 @@
         [--asr-model facebook/mms-1b-all] [--max-samples 200] [--output eval/am] [--update-card]
 
 For each sentence of the split the model speaks its text in the voice of another recording of the same speaker
-(the recording itself when the speaker has no other; ``--voice default`` uses the model's default voice), then:
+(from the split, else from the dataset's other splits; never the sentence's own recording, which the model could
+copy: a speaker with no other recording gets the default voice, counted in ``default_voice_sentences``;
+``--voice default`` uses the default voice for all), then:
 
 - intelligibility: a CTC ASR model (default ``facebook/mms-1b-all`` with its ``amh`` adapter) transcribes the
   audio, and the local ``amharic_cer`` ``evaluate`` metric compares transcript and text after one Amharic
   normalisation of both (CER and WER, corpus level);
-- speaker similarity: cosine of the voice encoder's embeddings of the output and of the sentence's own recording;
+- speaker similarity: cosine of the voice encoder's embeddings of the output and of the sentence's own recording
+  (for sentences spoken in their speaker's voice);
 - real-time factor: synthesis seconds per second of audio.
 
 Written to ``--output``: ``results.json`` (the numbers; what ``export --evaluation`` and the model card read),
@@ -77,24 +80,52 @@ def _recording(row) -> np.ndarray | None:
     return audio if rate == S3_RATE else soxr.resample(audio, rate, S3_RATE).astype(np.float32)
 
 
-def _voice_rows(rows: list[dict]) -> list[int | None]:
-    """For each row, another row of the same speaker with a recording; None when there is none (never the row
-    itself: prompting with the very recording to be spoken would let the model copy it)."""
+def other_splits(dataset: str, split: str, *, revision: str | None = None):
+    """The dataset's other splits together (voices for sentences whose speaker has no other recording in
+    ``split``), or None."""
+    import datasets
+
+    from amharic_tts.data.prepare import load_prepared
+
+    data = load_prepared(dataset, revision=revision)
+    if not isinstance(data, datasets.DatasetDict):
+        return None
+    others = [part for name, part in data.items() if name != split and len(part) and "speaker" in part.column_names
+              and "audio" in part.column_names]
+    return datasets.concatenate_datasets(others) if others else None
+
+
+def _voice_rows(rows: list[dict], pool_speakers: list | None = None) -> list[tuple[str, list[int]] | None]:
+    """For each row, where its voice prompt comes from: ``("split", [j])``, another row of the same speaker with a
+    recording; else ``("pool", [k, ...])``, rows of that speaker in the dataset's other splits (tried in turn:
+    their recordings are read only when needed); else None (the default voice). Never the row itself: prompting
+    with the very recording to be spoken would let the model copy it."""
     by_speaker: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
         if row.get("audio"):
             by_speaker.setdefault(str(row.get("speaker")), []).append(i)
+    pool: dict[str, list[int]] = {}
+    for k, speaker in enumerate(pool_speakers or []):
+        pool.setdefault(str(speaker), []).append(k)
     chosen = []
     for i, row in enumerate(rows):
-        same = by_speaker.get(str(row.get("speaker")), [])
-        others = [j for j in same if j != i]
-        chosen.append(others[i % len(others)] if others else None)
+        speaker = str(row.get("speaker"))
+        others = [j for j in by_speaker.get(speaker, []) if j != i]
+        if others:
+            chosen.append(("split", [others[i % len(others)]]))
+        elif pool.get(speaker):
+            candidates = pool[speaker]
+            start = i % len(candidates)
+            chosen.append(("pool", (candidates[start:] + candidates[:start])[:5]))
+        else:
+            chosen.append(None)
     return chosen
 
 
 def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, *, transcriber,
-                   dataset_name: str = "", asr_model: str = "") -> dict:
-    """Speak ``data``'s sentences with ``tts``, transcribe them with ``transcriber`` and score; write results."""
+                   dataset_name: str = "", asr_model: str = "", voices=None) -> dict:
+    """Speak ``data``'s sentences with ``tts``, transcribe them with ``transcriber`` and score; write results.
+    ``voices``: rows of the dataset's other splits, for speakers with a single recording in ``data``."""
     import soundfile as sf
     from tqdm.auto import tqdm
 
@@ -105,13 +136,19 @@ def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, 
     if config.max_samples:
         data = data.select(range(min(config.max_samples, len(data))))
     rows = [data[i] for i in range(len(data))]
-    voice_of = _voice_rows(rows)
+    voice_of = _voice_rows(rows, voices["speaker"] if voices is not None else None)
     outputs, synth_seconds, audio_seconds, similarities, voice_files = [], 0.0, 0.0, [], []
     default_voice = 0  # sentences spoken in the default voice although same-speaker was asked for
     for i, row in enumerate(tqdm(rows, desc="speaking", unit="sentence")):
         voice_path = None
         if config.voice == "same-speaker":
-            reference = _recording(rows[voice_of[i]]) if voice_of[i] is not None else None
+            reference = None
+            if voice_of[i] is not None:
+                where, candidates = voice_of[i]
+                for j in candidates:
+                    reference = _recording(rows[j] if where == "split" else voices[j])
+                    if reference is not None:
+                        break
             default_voice += reference is None
             if reference is not None:
                 voice_path = output_dir / "wavs" / f"voice-{i:04d}.wav"
@@ -146,8 +183,8 @@ def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, 
         "rtf": round(synth_seconds / audio_seconds, 4) if audio_seconds else None,
         "audio_seconds": round(audio_seconds, 2),
         "voice": config.voice,
-        # same-speaker: sentences whose speaker has no other recording in the split, spoken in the default voice
-        # (and left out of speaker_similarity)
+        # same-speaker: sentences whose speaker has no other recording in the dataset, spoken in the default
+        # voice (and left out of speaker_similarity)
         "default_voice_sentences": default_voice if config.voice == "same-speaker" else len(rows),
         "seed": config.seed,
         "device": str(tts.device),
@@ -236,8 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         output = args.output or f"eval-{Path(str(args.model)).name}-{args.split}"
         config = EvaluationConfig(split=args.split, max_samples=args.max_samples, voice=args.voice, seed=args.seed,
                                   max_new_tokens=args.max_new_tokens)
+        voices = other_splits(args.dataset, args.split) if args.voice == "same-speaker" else None
         results = evaluate_model(tts, data, output, config, transcriber=transcriber, dataset_name=args.dataset,
-                                 asr_model=args.asr_model)
+                                 asr_model=args.asr_model, voices=voices)
         if args.update_card:
             update_card(args.model, results)
         print(json.dumps({k: v for k, v in results.items() if k != "worst"}, ensure_ascii=False, indent=2))

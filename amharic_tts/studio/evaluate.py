@@ -38,13 +38,14 @@ def evaluate(ws: Workspace, model: str, dataset: str, *, split: str = "test", as
     ``on_progress(done, total)`` is called about twice a second with the number of sentences spoken so far;
     a set ``cancel`` (:class:`CancelSwitch`) stops before the next sentence and removes the partial results."""
     from amharic_tts.evaluation.asr import DEFAULT_ASR_MODEL
-    from amharic_tts.evaluation.run import EvaluationConfig, evaluate_model, load_split
+    from amharic_tts.evaluation.run import EvaluationConfig, evaluate_model, load_split, other_splits
     from amharic_tts.studio.synthesize import load_model
 
     model = require(model, "Choose a model to evaluate.")
     dataset_dir = existing_path(dataset, "a prepared dataset")
     asr_model = (asr_model or "").strip() or DEFAULT_ASR_MODEL
     data = load_split(str(dataset_dir), split)
+    voices = other_splits(str(dataset_dir), split) if voice == "same-speaker" else None
     asr = transcriber(asr_model)
     tts = load_model(model)
     output = ws.dir("eval") / f"{safe_name(Path(str(model)).name, 'model')}-{split}-{timestamp()}"
@@ -57,7 +58,7 @@ def evaluate(ws: Workspace, model: str, dataset: str, *, split: str = "test", as
     def run():
         try:
             return evaluate_model(speaker, data, output, config, transcriber=asr, dataset_name=dataset_dir.name,
-                                  asr_model=asr_model)
+                                  asr_model=asr_model, voices=voices)
         except Cancelled:
             shutil.rmtree(output, ignore_errors=True)
             raise

@@ -75,7 +75,24 @@ def test_voices_come_from_another_recording_of_the_same_speaker():
     chosen = run._voice_rows(rows)
     assert chosen[1] is None and chosen[3] is None  # no other recording: the default voice, never its own
     for i in (0, 2, 4):
-        assert chosen[i] != i and rows[chosen[i]]["speaker"] == "a"
+        where, (j,) = chosen[i]
+        assert where == "split" and j != i and rows[j]["speaker"] == "a"
+    # the dataset's other splits lend their recordings to speakers with one sentence in this split
+    chosen = run._voice_rows(rows, pool_speakers=["b", "x", "b", "a"])
+    assert chosen[1] == ("pool", [2, 0]) and chosen[3] is None and chosen[0][0] == "split"
+
+
+def test_a_speaker_alone_in_the_split_is_voiced_from_the_other_splits(tts, demo_run_inputs, tmp_path):
+    data = run.load_split(str(demo_run_inputs["data"]), "test")
+    assert len(data) == 1  # its speaker has no other recording in the split
+    voices = run.other_splits(str(demo_run_inputs["data"]), "test")
+    assert set(voices["speaker"]) >= set(data["speaker"]) and len(voices) > len(data)
+    config = run.EvaluationConfig(split="test", max_new_tokens=8)
+    results = run.evaluate_model(tts, data, tmp_path / "with", config, transcriber=KnownTranscripts(["x"]),
+                                 voices=voices)
+    assert results["default_voice_sentences"] == 0 and -1 <= results["speaker_similarity"] <= 1
+    alone = run.evaluate_model(tts, data, tmp_path / "alone", config, transcriber=KnownTranscripts(["x"]))
+    assert alone["default_voice_sentences"] == 1 and alone["speaker_similarity"] is None
 
 
 def test_bad_dataset_or_split_is_one_clear_line(tmp_path, demo_run_inputs, capsys):

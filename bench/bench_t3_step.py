@@ -15,7 +15,9 @@ upstream's ``T3.forward`` (per-sample splicing, padded text before speech, logit
 batches. Each step: extend the text vocabulary (to ``--tokenizer``'s size, or by ``--new-tokens``), freeze the
 pretrained rows, AdamW with weight decay, grad clipping, one optimizer step.
 Prints the losses, real (non-pad) speech tokens per second, the real-token share, peak GPU memory, and checks
-that the pretrained text rows did not move.
+that the pretrained text rows did not move. Interleaved runs share the model but each keeps its own AdamW state,
+so their peak memory includes every run's optimizer state: measure memory with one run (no ``--compare-upstream``
+or ``--max-tokens``).
 """
 
 from __future__ import annotations

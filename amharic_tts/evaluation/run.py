@@ -90,15 +90,19 @@ def other_splits(dataset: str, split: str, *, revision: str | None = None):
     data = load_prepared(dataset, revision=revision)
     if not isinstance(data, datasets.DatasetDict):
         return None
-    others = [part for name, part in data.items() if name != split and len(part) and "speaker" in part.column_names
-              and "audio" in part.column_names]
-    return datasets.concatenate_datasets(others) if others else None
+    others = [part.select_columns(["speaker", "audio"]) for name, part in data.items()
+              if name != split and len(part) and {"speaker", "audio"} <= set(part.column_names)]
+    try:
+        return datasets.concatenate_datasets(others) if others else None
+    except ValueError as err:  # splits whose columns differ in type: an optional extra, not worth failing for
+        logger.warning("voices from the other splits are not available: %s", err)
+        return None
 
 
 def _voice_rows(rows: list[dict], pool_speakers: list | None = None) -> list[tuple[str, list[int]] | None]:
-    """For each row, where its voice prompt comes from: ``("split", [j])``, another row of the same speaker with a
-    recording; else ``("pool", [k, ...])``, rows of that speaker in the dataset's other splits (tried in turn:
-    their recordings are read only when needed); else None (the default voice). Never the row itself: prompting
+    """For each row, where its voice prompt comes from: ``("split", [j, ...])``, other rows of the same speaker
+    with a recording; else ``("pool", [k, ...])``, rows of that speaker in the dataset's other splits (tried in
+    turn: their recordings are read only when needed); else None (the default voice). Never the row itself: prompting
     with the very recording to be spoken would let the model copy it."""
     by_speaker: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
@@ -111,8 +115,9 @@ def _voice_rows(rows: list[dict], pool_speakers: list | None = None) -> list[tup
     for i, row in enumerate(rows):
         speaker = str(row.get("speaker"))
         others = [j for j in by_speaker.get(speaker, []) if j != i]
-        if others:
-            chosen.append(("split", [others[i % len(others)]]))
+        if others:  # tried in turn, like the pool's: a recording may have no audio bytes
+            start = i % len(others)
+            chosen.append(("split", (others[start:] + others[:start])[:5]))
         elif pool.get(speaker):
             candidates = pool[speaker]
             start = i % len(candidates)

@@ -125,6 +125,13 @@ def conditioning_embeds(t3, batch: T3Batch) -> torch.Tensor:
     return t3.cond_enc(cond)
 
 
+def conditioning_length(hp) -> int:
+    """``C``, the positions upstream's conditioning takes before the text: the speaker embedding, the speech prompt
+    (32 Perceiver queries, or the prompt itself without a Perceiver) and the emotion value."""
+    prompt = 32 if hp.use_perceiver_resampler else hp.speech_cond_prompt_len
+    return 1 + prompt + (1 if hp.emotion_adv else 0)
+
+
 def _without_padding(tokens: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
     """Padding positions set to id 0, so any pad value (-100, a too-large id) is safe to embed."""
     pad = torch.arange(tokens.shape[1], device=tokens.device)[None] >= lens[:, None]

@@ -190,16 +190,26 @@ def train(model_args, data_args, training_args) -> int:
                                      split="validation", keep_audio=True)
     if len(train_set) == 0:
         raise TrainingSetupError("no training samples are left after the length limits")
+    if eval_set is not None and len(eval_set) == 0:
+        raise TrainingSetupError(f"no {data_args.eval_split!r} samples are left after the length limits "
+                                 f"(max_eval_samples, max_text_tokens, max_speech_tokens): evaluation needs some, "
+                                 f"or set eval_strategy: no")
     budget = training_args.max_tokens_per_batch
     if budget:
+        from amharic_tts.model.loss import conditioning_length
+
         if budget < 0:
             raise TrainingSetupError(f"max_tokens_per_batch must be positive (or 0: off), got {budget}")
-        over = [n for n in train_set["length"] if n > budget]
+        if training_args.accelerator_config.split_batches or training_args.accelerator_config.dispatch_batches:
+            raise TrainingSetupError("max_tokens_per_batch makes batches of varying size, which Accelerate's "
+                                     "split_batches and dispatch_batches cannot divide: turn those off")
+        cond = conditioning_length(hp)
+        over = [n + cond for n in train_set["length"] if n + cond > budget]
         if over:
             raise TrainingSetupError(
-                f"max_tokens_per_batch {budget} is less than the longest training sample ({max(over)} text + speech "
-                f"tokens; {len(over)} of {len(train_set)} samples are longer): raise it, or leave long samples out "
-                f"with max_speech_tokens / max_text_tokens")
+                f"max_tokens_per_batch {budget} is less than the longest training sample ({max(over)} positions: "
+                f"text + speech tokens and {cond} of conditioning; {len(over)} of {len(train_set)} samples are "
+                f"longer): raise it, or leave long samples out with max_speech_tokens / max_text_tokens")
     resume = resolve_resume(training_args.resume_from_checkpoint, output_dir)
     if resume:  # before anything is written into the run folder
         check_resumable(resume, model_args, hp)
@@ -245,15 +255,23 @@ def train(model_args, data_args, training_args) -> int:
             rows = [eval_set[i] for i in range(min(training_args.eval_asr_samples, len(eval_set)))]
             trainer.intelligibility = IntelligibilityScorer(renderer, rows, training_args.eval_asr_model,
                                                             training_args.eval_asr_lang)
-            if training_args.process_index == 0:
+            problem = [None]
+            if training_args.process_index == 0:  # only rank 0 renders and transcribes: it loads both now
                 from amharic_tts.evaluation.asr import ASRModelError
 
                 if renderer.vocoder() is None:
-                    raise TrainingSetupError("eval_asr_model: the base model's S3Gen could not be loaded")
-                try:  # a wrong ASR model fails now, not at the first evaluation
-                    trainer.intelligibility.transcriber()
-                except ASRModelError as err:
-                    raise TrainingSetupError(f"eval_asr_model: {err}") from err
+                    problem[0] = "eval_asr_model: the base model's S3Gen could not be loaded"
+                else:
+                    try:  # a wrong ASR model fails now, not at the first evaluation
+                        trainer.intelligibility.transcriber()
+                    except ASRModelError as err:
+                        problem[0] = f"eval_asr_model: {err}"
+            if trainer.accelerator.num_processes > 1:  # every rank stops, or none (no rank left waiting)
+                from accelerate.utils import broadcast_object_list
+
+                broadcast_object_list(problem, from_process=0)
+            if problem[0]:
+                raise TrainingSetupError(problem[0])
     elif training_args.eval_asr_model:
         raise TrainingSetupError("eval_asr_model needs a validation split and eval_strategy steps or epoch")
     # 7. training
@@ -268,8 +286,11 @@ def train(model_args, data_args, training_args) -> int:
     seconds = time.time() - started
     tokens = trainer.state.num_input_tokens_seen  # real text + speech tokens, all processes, all sessions
     session_tokens = tokens - trainer.tokens_at_start
+    steps = trainer.state.global_step
+    # the Trainer divides this session's loss total by all steps, earlier sessions' included: the session's mean
+    session_loss = result.training_loss * steps / max(1, steps - trainer.steps_at_start)
     if training_args.process_index == 0:
-        summary = {"steps": trainer.state.global_step, "train_loss": round(result.training_loss, 4),
+        summary = {"steps": steps, "train_loss": round(session_loss, 4),
                    "tokens_seen": tokens, "wall_seconds": round(seconds, 1),
                    "tokens_per_second": round(session_tokens / seconds, 1),
                    "stopped_by": trainer.stop_reason or "end", "output_dir": str(output_dir)}
@@ -320,7 +341,12 @@ def check_resumable(checkpoint: str, model_args, hp) -> None:
     run_dir = find_run_dir(checkpoint)
     if run_dir is None:
         return  # a bare checkpoint: the Trainer's strict load is the check
-    saved = (yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8")) or {}).get("model", {})
+    # the checkpoint's own copy (the run folder's is rewritten by every start), else the run folder's
+    from amharic_tts.training.trainer import CHECKPOINT_CONFIG_FILE
+
+    own = Path(checkpoint) / CHECKPOINT_CONFIG_FILE
+    config_file = own if own.is_file() else run_dir / CONFIG_FILE
+    saved = (yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}).get("model", {})
     now = asdict(model_args)
     differ = [f"{key}: {saved[key]!r} there, {now[key]!r} now" for key in MODEL_DEFINING
               if key in saved and saved[key] != now[key]]
@@ -331,7 +357,7 @@ def check_resumable(checkpoint: str, model_args, hp) -> None:
             differ.append(f"text vocabulary: {size} ids there, {hp.text_tokens_dict_size} with this tokenizer")
     if differ:
         raise TrainingSetupError(f"cannot resume from {checkpoint}: it was trained with other settings "
-                                 f"({'; '.join(differ)}). Resume with the run's own {run_dir / CONFIG_FILE}, "
+                                 f"({'; '.join(differ)}). Resume with the settings in {config_file}, "
                                  f"or start a new output_dir")
     for key in ("base_model", "base_checkpoint"):
         if key in saved and saved[key] != now[key]:

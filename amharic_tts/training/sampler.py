@@ -43,8 +43,9 @@ def real_token_share(lengths: Sequence[int], order: Sequence[int], batch_size: i
 
 class TokenBudgetBatchSampler:
     """Batches filled to a token budget: each holds as many samples of similar length as fit in
-    ``max_tokens`` padded positions (samples × the longest sample's length), so a batch of short clips holds
-    many and a batch of 20 s clips few, and memory use is about the same at every step.
+    ``max_tokens`` padded positions (samples × the longest sample's length, conditioning ``overhead`` included),
+    so a batch of short clips holds many and a batch of 20 s clips few, and memory use is about the same at every
+    step (text and speech are padded separately, so a batch may take a few positions more than counted).
 
     The batches are made once, from the samples sorted by length (ties broken by a seeded shuffle), and each
     epoch visits them in a seeded random order (``seed + epoch``), the costliest first so an out-of-memory
@@ -56,13 +57,14 @@ class TokenBudgetBatchSampler:
     batch_size = None
     drop_last = False
 
-    def __init__(self, lengths: Sequence[int], max_tokens: int, seed: int = 0):
-        lengths = [int(n) for n in lengths]
+    def __init__(self, lengths: Sequence[int], max_tokens: int, seed: int = 0, overhead: int = 0):
+        # each sample's positions: its text + speech tokens and the ``overhead`` every sample has (conditioning)
+        lengths = [int(n) + int(overhead) for n in lengths]
         if max_tokens <= 0:
             raise ValueError(f"max_tokens must be positive, got {max_tokens}")
         if lengths and max(lengths) > max_tokens:
             raise ValueError(f"a token budget of {max_tokens} per batch is smaller than the longest sample "
-                             f"({max(lengths)} tokens)")
+                             f"({max(lengths)} positions with its conditioning)")
         self.lengths = lengths
         self.max_tokens = int(max_tokens)
         self.seed = seed

@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 TMP_PREFIX = "tmp-checkpoint"
 
 
+# a checkpoint's copy of the run's train_config.yaml (another name: a folder with train_config.yaml is a run)
+CHECKPOINT_CONFIG_FILE = "checkpoint_config.yaml"
+
+
 class T3TrainingModel(nn.Module):
     """Upstream ``T3`` (as ``self.t3``) with the training loss as its forward."""
 
@@ -73,8 +77,10 @@ class T3Trainer(Trainer):
         self.stop_reason: str | None = None
         self._parts: dict[str, float] = {}
         self._parts_count = 0
+        self._step_parts: dict[str, float] = {}
         self._real_positions = self._padded_positions = 0  # since the last log, for real_token_share
         self.tokens_at_start = 0  # state.num_input_tokens_seen when this session's training began
+        self.steps_at_start = 0  # state.global_step then
 
     # ------------------------------------------------------------------ optimisation
     def get_decay_parameter_names(self, model) -> list[str]:
@@ -109,8 +115,12 @@ class T3Trainer(Trainer):
     def token_budget_sampler(self) -> TokenBudgetBatchSampler:
         """The batches of ``max_tokens_per_batch`` (made once: the trainer sets its epoch at each epoch start)."""
         if getattr(self, "_token_budget_sampler", None) is None:
+            from amharic_tts.model.loss import conditioning_length
+
             sampler = TokenBudgetBatchSampler(self.train_dataset["length"], self.args.max_tokens_per_batch,
-                                              seed=self.args.seed)
+                                              seed=self.args.seed,
+                                              overhead=conditioning_length(self.accelerator.unwrap_model(
+                                                  self.model).t3.hp))
             logger.info("token budget %d per batch: %d batches of %.1f samples on average, real-token share %.3f",
                         sampler.max_tokens, len(sampler), len(self.train_dataset) / max(1, len(sampler)),
                         sampler.real_token_share())
@@ -133,17 +143,19 @@ class T3Trainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
-        if model.training:
-            for key in ("speech_loss", "text_loss", "speech_accuracy"):
-                self._parts[key] = self._parts.get(key, 0.0) + float(outputs[key])
-            self._parts_count += 1
+        if model.training:  # added to the logged parts by training_step once the step is known to be finite
+            self._step_parts = {key: float(outputs[key]) for key in ("speech_loss", "text_loss", "speech_accuracy")}
         return (outputs["loss"], outputs) if return_outputs else outputs["loss"]
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         model.train()
+        if hasattr(self.optimizer, "train") and callable(self.optimizer.train):
+            self.optimizer.train()  # schedule-free optimizers, as the Trainer's own step
         inputs = self._prepare_inputs(inputs)
         with self.compute_loss_context_manager():
             loss = self.compute_loss(model, inputs)
+        if self.args.n_gpu > 1:  # nn.DataParallel (several GPUs without accelerate launch)
+            loss = loss.mean()
         # one reduction for: a non-finite loss on any process, and the real tokens of this step on all of them
         real = inputs["text_token_lens"].sum() + inputs["speech_token_lens"].sum()
         step = torch.stack([(~torch.isfinite(loss.detach())).float(), real.float()]).to(loss.device)
@@ -155,13 +167,20 @@ class T3Trainer(Trainer):
                            self.state.global_step + 1, self.bad_steps)
             return torch.zeros((), device=loss.device)
         self.bad_steps = 0
+        for key, value in self._step_parts.items():  # the loss parts of kept steps only
+            self._parts[key] = self._parts.get(key, 0.0) + value
+        self._parts_count += 1
         # statistics counted here, in the main process (collators may run in dataloader workers): tokens seen
         # over the whole run (kept in the trainer state, so across resumes) and this process's padding
         self.state.num_input_tokens_seen += int(step[1].item())
         self._real_positions += int(real)
         self._padded_positions += inputs["text_tokens"].numel() + inputs["speech_tokens"].numel()
         loss = loss / self.current_gradient_accumulation_steps
-        self.accelerator.backward(loss)
+        from accelerate.utils import DistributedType
+
+        # DeepSpeed scales by the accumulation steps itself unless told not to (the Trainer's own step does this)
+        deepspeed = self.accelerator.distributed_type == DistributedType.DEEPSPEED
+        self.accelerator.backward(loss, **({"scale_wrt_gas": False} if deepspeed else {}))
         return loss.detach()
 
     # ------------------------------------------------------------------ logging
@@ -252,6 +271,9 @@ class T3Trainer(Trainer):
                 self.state.best_model_checkpoint = best_dir
         if self.args.should_save:
             self.state.save_to_json(os.path.join(staging, "trainer_state.json"))
+            run_config = os.path.join(run_dir, "train_config.yaml")  # the settings this checkpoint was made with
+            if os.path.isfile(run_config):  # (a resume is checked against it; a later start rewrites the run's)
+                shutil.copyfile(run_config, os.path.join(staging, CHECKPOINT_CONFIG_FILE))
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
             if os.path.isdir(final):
@@ -296,6 +318,7 @@ class StopControlCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.trainer.tokens_at_start = state.num_input_tokens_seen  # a resumed run's state is loaded by now
+        self.trainer.steps_at_start = state.global_step
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -311,8 +334,8 @@ class StopControlCallback(TrainerCallback):
         epoch = int(math.floor(state.epoch + 1e-9))  # a resumed run starts inside an epoch: floor, not round
         if self.trainer.collator is not None:
             self.trainer.collator.epoch = epoch
-        if self.trainer.args.max_tokens_per_batch:  # Accelerate's set_epoch does not reach a sharded batch sampler
-            self.trainer.token_budget_sampler().set_epoch(epoch)  # once resumed: the same order as before
+        if self.trainer.args.max_tokens_per_batch:  # Accelerate's set_epoch does not reach it once it is sharded
+            self.trainer.token_budget_sampler().set_epoch(epoch)  # and skip-wrapped (a resumed multi-process run)
 
     def on_step_end(self, args, state, control, **kwargs):
         stop = torch.tensor(float(self.signalled > 0), device=args.device)

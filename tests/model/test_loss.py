@@ -79,6 +79,13 @@ def test_padding_does_not_change_any_samples_loss(t3):
     assert (a.num_speech_targets, a.num_text_targets) == (b.num_speech_targets, b.num_text_targets)
 
 
+def test_conditioning_length_is_the_layouts(t3):
+    from amharic_tts.model.loss import conditioning_length
+
+    layout = build_layout(t3, random_batch(t3, [6], [9], seed=3))
+    assert conditioning_length(t3.hp) == layout.cond_len == 34  # speaker, 32 Perceiver queries, emotion
+
+
 def test_the_backbone_is_causal_without_an_attention_mask(t3):
     """The packed rows go through the backbone without a mask (padding is at the end): a position must still
     never see a later one, or the next-token loss would be learnt by looking ahead."""

@@ -72,6 +72,14 @@ def test_token_budget_batches_shard_and_skip_as_accelerate_does(lengths):
     assert list(skipped) == batches[5:]
 
 
+def test_the_conditioning_every_sample_carries_counts_against_the_budget(lengths):
+    plain = TokenBudgetBatchSampler(lengths, 2400, seed=1)
+    with_cond = TokenBudgetBatchSampler(lengths, 2400, seed=1, overhead=34)
+    assert len(with_cond) > len(plain)
+    assert all(len(b) * (max(lengths[i] for i in b) + 34) <= 2400 for b in with_cond)
+    assert any(len(b) * (max(lengths[i] for i in b) + 34) > 2400 for b in plain)  # what the prefix would add
+
+
 def test_a_budget_below_the_longest_sample_is_refused(lengths):
     with pytest.raises(ValueError, match="smaller than the longest sample"):
         TokenBudgetBatchSampler(lengths, max(lengths) - 1)

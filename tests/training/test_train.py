@@ -164,6 +164,8 @@ def test_bad_configurations_fail_before_training(demo_run_inputs, tmp_path, caps
                   "has no speech_tokens, speaker_emb column(s)"))
     cases.append((args_for(demo_run_inputs, tmp_path / "o5", "--max_tokens_per_batch", "10"),
                   "max_tokens_per_batch 10 is less than the longest training sample"))
+    cases.append((args_for(demo_run_inputs, tmp_path / "o6", "--max_eval_samples", "0"),
+                  "no 'validation' samples are left after the length limits"))
     no_vocoder = tmp_path / "base_without_s3gen"  # eval_asr_model renders speech: it needs the base's S3Gen
     no_vocoder.mkdir()
     for file in Path(demo_run_inputs["base"]).iterdir():
@@ -178,6 +180,7 @@ def test_bad_configurations_fail_before_training(demo_run_inputs, tmp_path, caps
         assert message in err and "Traceback" not in err
     assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3"))
     assert not list((tmp_path / "o4").glob("checkpoint-*")) and not (tmp_path / "o5").exists()
+    assert not (tmp_path / "o6").exists()
 
 
 def test_two_processes_train_together_and_only_rank_0_writes(demo_run_inputs, tmp_path):
@@ -330,6 +333,7 @@ def test_resuming_with_other_model_settings_fails_before_touching_the_run(demo_r
     common = ["--max_steps", "2", "--save_steps", "2", "--eval_strategy", "no", "--num_samples", "0"]
     assert run.main(args_for(demo_run_inputs, out, *common)) == 0
     config = (out / "train_config.yaml").read_bytes()
+    assert (out / "checkpoint-2" / "checkpoint_config.yaml").read_bytes() == config  # what it was made with
     capsys.readouterr()
     assert run.main(args_for(demo_run_inputs, out, *common, "--use_lora", "true",
                              "--resume_from_checkpoint", "latest")) == 2

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from amharic_tts.cli import UserError, run_cli
+from amharic_tts.data.voices import nearest
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +91,10 @@ def other_splits(dataset: str, split: str, *, revision: str | None = None):
     data = load_prepared(dataset, revision=revision)
     if not isinstance(data, datasets.DatasetDict):
         return None
-    others = [part.select_columns(["speaker", "audio"]) for name, part in data.items()
-              if name != split and len(part) and {"speaker", "audio"} <= set(part.column_names)]
+    parts = [part for name, part in data.items()
+             if name != split and len(part) and {"speaker", "audio"} <= set(part.column_names)]
+    columns = ["speaker", "audio"] + (["speaker_emb"] if all("speaker_emb" in p.column_names for p in parts) else [])
+    others = [part.select_columns(columns) for part in parts]
     try:
         return datasets.concatenate_datasets(others) if others else None
     except ValueError as err:  # splits whose columns differ in type: an optional extra, not worth failing for
@@ -99,11 +102,13 @@ def other_splits(dataset: str, split: str, *, revision: str | None = None):
         return None
 
 
-def _voice_rows(rows: list[dict], pool_speakers: list | None = None) -> list[tuple[str, list[int]] | None]:
+def _voice_rows(rows: list[dict], pool_speakers: list | None = None,
+                pool_embeddings: list | None = None) -> list[tuple[str, list[int]] | None]:
     """For each row, where its voice prompt comes from: ``("split", [j, ...])``, other rows of the same speaker
     with a recording; else ``("pool", [k, ...])``, rows of that speaker in the dataset's other splits (tried in
     turn: their recordings are read only when needed); else None (the default voice). Never the row itself: prompting
-    with the very recording to be spoken would let the model copy it."""
+    with the very recording to be spoken would let the model copy it. Where speaker embeddings are known, the
+    closest voices come first (a film prepared as one speaker label holds many voices)."""
     by_speaker: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
         if row.get("audio"):
@@ -111,17 +116,24 @@ def _voice_rows(rows: list[dict], pool_speakers: list | None = None) -> list[tup
     pool: dict[str, list[int]] = {}
     for k, speaker in enumerate(pool_speakers or []):
         pool.setdefault(str(speaker), []).append(k)
+
+    def ordered(i: int, candidates: list[int], embedding_of) -> list[int]:
+        target = rows[i].get("speaker_emb")
+        embeddings = [embedding_of(j) for j in candidates]
+        if target is not None and all(e is not None for e in embeddings):
+            return [candidates[j] for j in nearest([target], embeddings, 5)[0]]
+        start = i % len(candidates)  # no embeddings: a different first candidate for each row
+        return (candidates[start:] + candidates[:start])[:5]
+
     chosen = []
     for i, row in enumerate(rows):
         speaker = str(row.get("speaker"))
         others = [j for j in by_speaker.get(speaker, []) if j != i]
         if others:  # tried in turn, like the pool's: a recording may have no audio bytes
-            start = i % len(others)
-            chosen.append(("split", (others[start:] + others[:start])[:5]))
+            chosen.append(("split", ordered(i, others, lambda j: rows[j].get("speaker_emb"))))
         elif pool.get(speaker):
-            candidates = pool[speaker]
-            start = i % len(candidates)
-            chosen.append(("pool", (candidates[start:] + candidates[:start])[:5]))
+            chosen.append(("pool", ordered(i, pool[speaker], lambda k: pool_embeddings[k]
+                                           if pool_embeddings is not None else None)))
         else:
             chosen.append(None)
     return chosen
@@ -141,7 +153,9 @@ def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, 
     if config.max_samples:
         data = data.select(range(min(config.max_samples, len(data))))
     rows = [data[i] for i in range(len(data))]
-    voice_of = _voice_rows(rows, voices["speaker"] if voices is not None else None)
+    voice_of = _voice_rows(rows, voices["speaker"] if voices is not None else None,
+                           voices["speaker_emb"] if voices is not None and "speaker_emb" in voices.column_names
+                           else None)
     outputs, synth_seconds, audio_seconds, similarities, voice_files = [], 0.0, 0.0, [], []
     default_voice = 0  # sentences spoken in the default voice although same-speaker was asked for
     for i, row in enumerate(tqdm(rows, desc="speaking", unit="sentence")):

@@ -50,6 +50,9 @@ class DataArguments:
                                                                         "model's speech_cond_prompt_len, 150 = 6 s)"})
     prompt_from_same_speaker: bool = field(default=True, metadata={"help": "prompt from another utterance of the "
                                                                            "same speaker where there is one"})
+    prompt_voice_neighbours: int = field(default=16, metadata={
+        "help": "prompt from one of the N utterances of the same speaker whose speaker embedding is closest (a film "
+                "prepared from subtitles is one speaker label with many voices); 0: from any of them"})
     text_dropout: float = field(default=0.05, metadata={"help": "share of samples trained without text (CFG)"})
     prompt_dropout: float = field(default=0.05)
     speaker_dropout: float = field(default=0.05)

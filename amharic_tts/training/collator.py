@@ -6,6 +6,9 @@
   from *another* utterance of the same speaker where there is one (public fine-tunes that always prompt with the
   target utterance report models that copy the prompt and ignore the text), from random utterances of that
   speaker joined when one is too short, and from the utterance itself only when the speaker has no other.
+  With ``voice_neighbours`` = k, those other utterances are the k of the speaker whose speaker embedding is
+  closest: a film or broadcast prepared from subtitles is one "speaker" label holding many voices, and a prompt in
+  another character's voice teaches the model to ignore the prompt's voice.
 - Conditioning dropout: with small probabilities a sample loses its text embedding (what upstream's
   classifier-free guidance uses as the unconditional branch), its prompt, or its speaker embedding.
 
@@ -22,22 +25,32 @@ import random
 from collections import defaultdict
 from typing import Sequence
 
+import numpy as np
 import torch
 
 
 class T3Collator:
     def __init__(self, dataset, *, start_speech: int, stop_speech: int, prompt_tokens: int = 150,
                  prompt_from_same_speaker: bool = True, text_dropout: float = 0.0, prompt_dropout: float = 0.0,
-                 speaker_dropout: float = 0.0, emotion_adv: float = 0.5, seed: int = 0):
+                 speaker_dropout: float = 0.0, emotion_adv: float = 0.5, voice_neighbours: int = 0, seed: int = 0):
         self.dataset = dataset
         self.start_speech, self.stop_speech = start_speech, stop_speech
         self.prompt_tokens = prompt_tokens
         self.text_dropout, self.prompt_dropout, self.speaker_dropout = text_dropout, prompt_dropout, speaker_dropout
         self.emotion_adv = emotion_adv
         self.by_speaker: dict[str, list[int]] = defaultdict(list)
+        self.neighbours: dict[int, object] = {}  # row -> the rows of its speaker with the closest voices
         if prompt_from_same_speaker:
-            for index, speaker in enumerate(dataset["speaker"]):
+            speakers = dataset["speaker"]
+            for index, speaker in enumerate(speakers):
                 self.by_speaker[speaker].append(index)
+            if voice_neighbours > 0 and any(len(rows) > voice_neighbours + 1 for rows in self.by_speaker.values()):
+                from amharic_tts.data.voices import voice_neighbours as nearest_voices
+
+                embeddings = dataset.select_columns(["speaker_emb"]).with_format("numpy")[:]["speaker_emb"]
+                if embeddings.dtype == object:  # rows of a variable-length list feature
+                    embeddings = np.stack(list(embeddings))
+                self.neighbours = nearest_voices(speakers, embeddings, voice_neighbours)
         self.seed = seed
         self.epoch = 0  # set at each epoch's start (see T3Trainer)
         self.training = True
@@ -57,7 +70,9 @@ class T3Collator:
             self.training = saved
 
     def _prompt(self, row: dict, rng: random.Random) -> list[int]:
-        others = [i for i in self.by_speaker.get(row["speaker"], []) if i != row["_index"]]
+        others = self.neighbours.get(row["_index"])
+        others = [int(i) for i in others] if others is not None else \
+            [i for i in self.by_speaker.get(row["speaker"], []) if i != row["_index"]]
         tokens: list[int] = []
         tries = 0
         while others and len(tokens) < self.prompt_tokens and tries < 8:

@@ -176,6 +176,13 @@ def train(model_args, data_args, training_args) -> int:
     # 1. configuration
     set_seed(training_args.seed)
     output_dir = Path(training_args.output_dir)
+    if training_args.dataloader_persistent_workers and training_args.dataloader_num_workers > 0:
+        raise TrainingSetupError("dataloader_persistent_workers keeps each worker's copy of the collator at the "
+                                 "first epoch, so every epoch would draw the same prompts and dropouts (and a resume "
+                                 "would not continue exactly): turn it off")
+    if data_args.prompt_voice_neighbours < 0:
+        raise TrainingSetupError(f"prompt_voice_neighbours must be 0 (off) or more, got "
+                                 f"{data_args.prompt_voice_neighbours}")
     # 2-4. tokenizer, dataset, model: every check runs before training starts
     tokenizer = load_tokenizer(model_args.tokenizer)
     train_raw, eval_raw = load_splits(data_args, evaluating=training_args.eval_strategy != "no")
@@ -225,6 +232,7 @@ def train(model_args, data_args, training_args) -> int:
     collator_args = dict(start_speech=hp.start_speech_token, stop_speech=hp.stop_speech_token,
                          prompt_tokens=data_args.prompt_tokens or hp.speech_cond_prompt_len,
                          prompt_from_same_speaker=data_args.prompt_from_same_speaker,
+                         voice_neighbours=data_args.prompt_voice_neighbours,
                          emotion_adv=data_args.emotion_adv)
     collator = T3Collator(train_set, text_dropout=data_args.text_dropout, prompt_dropout=data_args.prompt_dropout,
                           speaker_dropout=data_args.speaker_dropout,

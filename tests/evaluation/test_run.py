@@ -83,6 +83,18 @@ def test_voices_come_from_another_recording_of_the_same_speaker():
     assert chosen[1] == ("pool", [2, 0]) and chosen[3] is None and chosen[0][0] == "split"
 
 
+def test_the_closest_voices_of_the_speaker_come_first():
+    """A film is one speaker label holding many voices: the sentence is voiced by the nearest embedding."""
+    voice = [[1.0, 0.0], [0.0, 1.0], [0.95, 0.05], [0.1, 0.9], [0.8, 0.2]]
+    rows = [{"speaker": "film", "audio": {"bytes": b"x"}, "speaker_emb": e} for e in voice]
+    chosen = run._voice_rows(rows)
+    assert chosen[0] == ("split", [2, 4, 3, 1]) and chosen[1] == ("split", [3, 4, 2, 0])
+    lonely = [{"speaker": "talk", "audio": {"bytes": b"y"}, "speaker_emb": [0.0, 1.0]}]
+    pool = [[1.0, 0.0], [0.2, 0.8], [0.0, 1.0]]
+    assert run._voice_rows(lonely, ["talk", "talk", "film"], pool) == [("pool", [1, 0])]
+    assert run._voice_rows(lonely, ["talk", "talk", "film"]) == [("pool", [0, 1])]  # no embeddings: in turn
+
+
 def test_a_speaker_alone_in_the_split_is_voiced_from_the_other_splits(tts, demo_run_inputs, tmp_path):
     data = run.load_split(str(demo_run_inputs["data"]), "test")
     assert len(data) == 1  # its speaker has no other recording in the split

@@ -166,6 +166,11 @@ def test_bad_configurations_fail_before_training(demo_run_inputs, tmp_path, caps
                   "max_tokens_per_batch 10 is less than the longest training sample"))
     cases.append((args_for(demo_run_inputs, tmp_path / "o6", "--max_eval_samples", "0"),
                   "no 'validation' samples are left after the length limits"))
+    cases.append((args_for(demo_run_inputs, tmp_path / "o7", "--dataloader_num_workers", "1",
+                           "--dataloader_persistent_workers", "true"),
+                  "dataloader_persistent_workers keeps each worker's copy of the collator"))
+    cases.append((args_for(demo_run_inputs, tmp_path / "o8", "--prompt_voice_neighbours", "-1"),
+                  "prompt_voice_neighbours must be 0 (off) or more, got -1"))
     no_vocoder = tmp_path / "base_without_s3gen"  # eval_asr_model renders speech: it needs the base's S3Gen
     no_vocoder.mkdir()
     for file in Path(demo_run_inputs["base"]).iterdir():
@@ -180,7 +185,7 @@ def test_bad_configurations_fail_before_training(demo_run_inputs, tmp_path, caps
         assert message in err and "Traceback" not in err
     assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3"))
     assert not list((tmp_path / "o4").glob("checkpoint-*")) and not (tmp_path / "o5").exists()
-    assert not (tmp_path / "o6").exists()
+    assert not any((tmp_path / name).exists() for name in ("o6", "o7", "o8"))
 
 
 def test_two_processes_train_together_and_only_rank_0_writes(demo_run_inputs, tmp_path):

@@ -5,6 +5,9 @@
     python bench/bench_t3_step.py --arch multilingual --device cuda --bf16   # real-size 520M T3, random weights
     python bench/bench_t3_step.py --base DIR --compare-upstream               # ours vs upstream's layout, one run
     python bench/bench_t3_step.py --arch multilingual --device cuda --bf16 --max-tokens 12000  # token budget too
+    python bench/bench_t3_step.py --arch multilingual --device cuda --bf16 --compile --sdpa-backend flash
+    python bench/bench_t3_step.py --arch multilingual --device cuda --bf16 --find-max-batch
+    bash bench/gpu.sh                                                        # all of the GPU measurements
 
 Every run trains on batches drawn from one pool of samples whose speech lasts 2-20 s (uniform, or ``--lengths
 lognormal``: right-skewed around 5 s, like subtitle cues), in the order the Trainer's length-grouped sampler
@@ -18,6 +21,14 @@ Prints the losses, real (non-pad) speech tokens per second, the real-token share
 that the pretrained text rows did not move. Interleaved runs share the model but each keeps its own AdamW state,
 so their peak memory includes every run's optimizer state: measure memory with one run (no ``--compare-upstream``
 or ``--max-tokens``).
+
+Model FLOPs utilisation: ``6 × N × positions / time / peak`` counts the matrix products each real (non-pad)
+position goes through, forward and backward: N is the backbone's parameters plus the speech or text head at the
+positions that have one, and causal attention adds ``6 × layers × width × n²`` per sample of n positions. The
+embedding tables and the conditioning encoder (once per sample, on the 150-token prompt) are left out: counting all
+520M parameters, as ``6 × parameters × tokens`` does, would overstate the work by about a third. Padding is work
+the GPU does but the model does not need; ``hardware_flops_utilisation`` counts it too. The peak is the device's
+dense bf16 rate (``--peak-tflops``; H100/H200 SXM 989, H100 PCIe 756, A100 312).
 """
 
 from __future__ import annotations
@@ -110,6 +121,101 @@ def batch_plan(text_lens, speech_lens, args, mode: str) -> list[tuple[list[int],
     return plan
 
 
+SDPA_BACKENDS = {"auto": None, "flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION",
+                 "cudnn": "CUDNN_ATTENTION", "math": "MATH"}
+PEAK_BF16_TFLOPS = (("H100 PCIe", 756.0), ("H100", 989.4), ("H200", 989.4), ("H800", 989.4), ("A100", 312.0),
+                    ("L40S", 362.1), ("A10G", 70.0), ("RTX 4090", 165.2))
+
+
+def device_name(device: str) -> str:
+    return torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else "cpu"
+
+
+def peak_bf16_tflops(device: str) -> float | None:
+    """Dense bf16 tensor-core peak of known GPUs (vendor data sheets), None elsewhere."""
+    name = device_name(device)
+    return next((tflops for key, tflops in PEAK_BF16_TFLOPS if key in name), None)
+
+
+def attention_kernel(backend: str):
+    """A context that restricts SDPA to one kernel (``auto``: PyTorch's choice)."""
+    import contextlib
+
+    if SDPA_BACKENDS[backend] is None:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([getattr(SDPBackend, SDPA_BACKENDS[backend])])
+
+
+def model_flops(t3, batch: T3Batch, *, padded: bool = False) -> float:
+    """Forward + backward FLOPs of the matrix products over a batch's real positions (``padded``: all positions,
+    padding included): ``6 × backbone parameters`` per position, the speech head at speech positions and the text
+    head at text positions, and causal attention (``6 × layers × width × n²`` per sample of n positions)."""
+    from amharic_tts.model.loss import conditioning_length
+
+    cfg = t3.tfmr.config
+    backbone = sum(p.numel() for p in t3.tfmr.parameters())
+    width, layers = cfg.hidden_size, cfg.num_hidden_layers
+    speech_head = t3.speech_head.weight.numel()
+    text_head = sum(p.numel() for p in t3.text_head.parameters())
+    cond = conditioning_length(t3.hp)
+    B = batch.text_tokens.shape[0]
+    if padded:
+        text = torch.full((B,), batch.text_tokens.shape[1])
+        speech = torch.full((B,), batch.speech_tokens.shape[1])
+    else:
+        text, speech = batch.text_token_lens.cpu(), batch.speech_token_lens.cpu()
+    positions = (cond + text + speech).double()
+    total = 6 * (backbone * positions.sum() + speech_head * speech.sum() + text_head * text.sum())
+    return float(total + 6 * layers * width * (positions ** 2).sum())
+
+
+def find_max_batch(t3, params, args, text_vocab) -> dict:
+    """The largest number of longest samples (``--max-speech`` speech tokens, their text) that one training step
+    (forward, backward, AdamW) fits: doubling until out of memory, then bisecting."""
+    if not args.device.startswith("cuda"):
+        raise SystemExit("--find-max-batch needs a CUDA device")
+    optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
+    text_len = max(4, int(args.max_speech * 0.3))
+
+    def fits(size: int) -> float | None:
+        batch = random_batch(t3, [text_len] * size, [args.max_speech] * size, seed=args.seed,
+                             text_vocab=text_vocab).to(args.device)
+        torch.cuda.reset_peak_memory_stats()
+        try:
+            with attention_kernel(args.sdpa_backend):
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.bf16):
+                    loss = t3_loss(t3, batch, check=False).loss
+                loss.backward()
+                del loss
+            optimizer.step()
+            torch.cuda.synchronize()
+            return torch.cuda.max_memory_allocated() / 2**30
+        except torch.OutOfMemoryError:
+            return None
+        finally:
+            optimizer.zero_grad(set_to_none=True)
+            del batch
+            torch.cuda.empty_cache()
+
+    tried: dict[int, float | None] = {}
+    low, high, size = 0, None, 8
+    while high is None:
+        tried[size] = fits(size)
+        if tried[size] is None:
+            high = size
+        else:
+            low, size = size, size * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        tried[middle] = fits(middle)
+        low, high = (middle, high) if tried[middle] is not None else (low, middle)
+    return {"largest_batch_of_longest_samples": low, "speech_tokens": args.max_speech, "text_tokens": text_len,
+            "peak_memory_gib": round(tried[low], 2) if low else None,
+            "tried": {size: round(gib, 2) if gib else "out of memory" for size, gib in sorted(tried.items())}}
+
+
 def batches(t3, args, text_vocab, plan):
     for step, (text, speech) in enumerate(plan):
         yield random_batch(t3, text, speech, seed=args.seed + step, text_vocab=text_vocab).to(args.device)
@@ -145,6 +251,14 @@ def main(argv=None) -> int:
     parser.add_argument("--lora", action="store_true", help="LoRA on the backbone instead of a full fine-tune")
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--compare-upstream", action="store_true", help="also time upstream's T3.forward layout")
+    parser.add_argument("--attn", choices=["sdpa", "eager"], default="sdpa", help="the backbone's attention")
+    parser.add_argument("--sdpa-backend", choices=sorted(SDPA_BACKENDS), default="auto",
+                        help="restrict SDPA to one kernel (flash: FlashAttention-2; fails where it cannot run)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the backbone (dynamic shapes)")
+    parser.add_argument("--peak-tflops", type=float, default=None,
+                        help="the device's dense bf16 peak for MFU (default: known GPUs by name)")
+    parser.add_argument("--find-max-batch", action="store_true",
+                        help="CUDA: the largest batch of longest samples (--max-speech) one step fits")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -160,11 +274,23 @@ def main(argv=None) -> int:
     configure_trainable(t3, TrainableOptions())
     if args.gradient_checkpointing:
         t3.tfmr.gradient_checkpointing_enable()
+    t3.tfmr.set_attn_implementation(args.attn)
     t3.to(args.device).train()
+    if args.compile:
+        for layer in t3.tfmr.layers:  # regional: one compiled block reused by every layer, and quick to compile
+            layer.compile(dynamic=True)
     frozen = t3.text_emb.base_weight.detach().clone()
     params = [p for p in t3.parameters() if p.requires_grad]
-    print(json.dumps({"device": args.device, "parameters": sum(p.numel() for p in t3.parameters()),
-                      "trainable": sum(p.numel() for p in params), "text_vocab": new_size}))
+    peak = args.peak_tflops or peak_bf16_tflops(args.device)
+    print(json.dumps({"device": args.device, "device_name": device_name(args.device),
+                      "parameters": sum(p.numel() for p in t3.parameters()),
+                      "trainable": sum(p.numel() for p in params), "text_vocab": new_size,
+                      "flops_parameters": sum(p.numel() for p in t3.tfmr.parameters()), "peak_tflops": peak,
+                      "attn": args.attn, "sdpa_backend": args.sdpa_backend, "compile": args.compile,
+                      "bf16": args.bf16, "lora": args.lora, "gradient_checkpointing": args.gradient_checkpointing}))
+    if args.find_max_batch:
+        print(json.dumps(find_max_batch(t3, params, args, new_size)))
+        return 0
 
     text_lens, speech_lens = sample_pool(args)
 
@@ -174,7 +300,7 @@ def main(argv=None) -> int:
         state = {}
         for name, (loss_fn, label, mode) in runs.items():
             plan = batch_plan(text_lens, speech_lens, args, mode)
-            state[name] = dict(loss_fn=loss_fn, label=label, mode=mode, peak=0, speech_tokens=0, elapsed=0.0,
+            state[name] = dict(loss_fn=loss_fn, label=label, mode=mode, peak=0, speech_tokens=0, elapsed=0.0, flops=0.0, padded_flops=0.0,
                                shares=[], batches=batches(t3, args, new_size, plan),
                                optimizer=torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01))
         for step in range(args.warmup + args.steps):
@@ -184,9 +310,10 @@ def main(argv=None) -> int:
                 if args.device.startswith("cuda"):
                     torch.cuda.reset_peak_memory_stats()
                 start = time.perf_counter()
-                with torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16, enabled=args.bf16):
-                    loss = r["loss_fn"](batch)
-                loss.backward()
+                with attention_kernel(args.sdpa_backend):
+                    with torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16, enabled=args.bf16):
+                        loss = r["loss_fn"](batch)
+                    loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 r["optimizer"].step()
                 r["optimizer"].zero_grad(set_to_none=True)
@@ -195,6 +322,8 @@ def main(argv=None) -> int:
                     r["elapsed"] += time.perf_counter() - start
                     r["speech_tokens"] += int(batch.speech_token_lens.sum())
                     r["shares"].append(real_share(batch))
+                    r["flops"] += model_flops(t3, batch)
+                    r["padded_flops"] += model_flops(t3, batch, padded=True)
                     if args.device.startswith("cuda"):
                         r["peak"] = max(r["peak"], torch.cuda.max_memory_allocated())
                     print(json.dumps({"layout": r["label"], "batches": r["mode"], "step": step - args.warmup + 1,
@@ -204,7 +333,11 @@ def main(argv=None) -> int:
             results[name] = {"layout": r["label"], "batches": r["mode"], "steps": args.steps,
                              "seconds_per_step": round(r["elapsed"] / args.steps, 4),
                              "real_speech_tokens_per_second": round(r["speech_tokens"] / r["elapsed"], 1),
-                             "real_token_share": round(sum(r["shares"]) / len(r["shares"]), 4)}
+                             "real_token_share": round(sum(r["shares"]) / len(r["shares"]), 4),
+                             "model_tflops_per_second": round(r["flops"] / r["elapsed"] / 1e12, 2)}
+            if peak:
+                results[name]["mfu"] = round(r["flops"] / r["elapsed"] / 1e12 / peak, 4)
+                results[name]["hardware_flops_utilisation"] = round(r["padded_flops"] / r["elapsed"] / 1e12 / peak, 4)
             if args.device.startswith("cuda"):
                 results[name]["peak_memory_gib"] = round(r["peak"] / 2**30, 2)
             print(json.dumps(results[name]))

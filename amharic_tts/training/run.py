@@ -110,6 +110,29 @@ def build_model(model_args, tokenizer):
     return t3
 
 
+def compile_layers(t3, training_args) -> bool:
+    """``torch_compile`` (or ``accelerate launch --dynamo_backend``) compiles the backbone's decoder layers one by
+    one, instead of the Trainer compiling the whole model: one compiled block serves every layer (quick to compile),
+    the packing code around the backbone stays eager, shapes are dynamic (each batch has its own lengths), and with
+    torch 2.6 (chatterbox's pin) dynamo cannot trace transformers' ``LlamaModel.forward`` at all (NameError in
+    its output-capturing wrapper). Returns whether it compiled."""
+    backend = training_args.torch_compile_backend if training_args.torch_compile else None
+    launched = os.environ.get("ACCELERATE_DYNAMO_BACKEND", "no").lower()
+    if backend is None and launched != "no":
+        backend = launched
+    if backend is None:
+        return False
+    mode = training_args.torch_compile_mode or os.environ.get("ACCELERATE_DYNAMO_MODE") or None
+    training_args.torch_compile, training_args.torch_compile_backend = False, None
+    training_args.torch_compile_mode = None
+    os.environ["ACCELERATE_DYNAMO_BACKEND"] = "NO"  # the Trainer's accelerator must not compile the whole model
+    for layer in t3.tfmr.layers:
+        layer.compile(backend=backend, mode=None if mode == "default" else mode, dynamic=True)
+    logger.info("torch.compile: %d decoder layers, backend %s, mode %s", len(t3.tfmr.layers), backend,
+                mode or "default")
+    return True
+
+
 def preprocess(dataset, tokenizer, hp, data_args, *, max_samples=None, split="train", keep_audio=False):
     """Text ids and lengths; samples longer than the position tables (or the configured limits) are dropped
     and counted, never truncated (a truncated sample teaches the model to stop early)."""
@@ -239,6 +262,7 @@ def train(model_args, data_args, training_args) -> int:
                           seed=training_args.seed + training_args.process_index, **collator_args)
     # push_to_hub: our export (merged T3, tokenizer, card) is pushed at the end, not Trainer's raw checkpoints
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
+    compile_layers(t3, training_args)
     model = T3TrainingModel(t3, text_loss_weight=model_args.text_loss_weight)
     trainer = T3Trainer(model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set,
                         collator=collator)

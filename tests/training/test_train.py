@@ -369,3 +369,48 @@ def test_evaluation_without_validation_rows_is_a_clear_error(demo_run_inputs, tm
     assert run.main(args_for(demo_run_inputs, tmp_path / "o2", "--eval_split", "nope")) == 2
     assert "has no such split" in capsys.readouterr().err
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
+def test_torch_compile_compiles_the_decoder_layers_and_trains_as_eager(demo_run_inputs, tmp_path, monkeypatch):
+    """The Trainer's whole-model compile fails under torch 2.6 (dynamo cannot trace transformers' LlamaModel); the
+    decoder layers are compiled instead. aot_eager runs dynamo and AOTAutograd without needing a C++ compiler."""
+    monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "no")
+    common = ["--max_steps", "3", "--logging_steps", "1", "--eval_strategy", "no", "--save_steps", "100",
+              "--num_samples", "0"]
+    assert run.main(args_for(demo_run_inputs, tmp_path / "eager", *common)) == 0
+    compiled = []
+    original = run.compile_layers
+
+    def spy(t3, training_args):
+        done = original(t3, training_args)
+        compiled.extend(layer for layer in t3.tfmr.layers if layer._compiled_call_impl is not None)
+        return done
+
+    monkeypatch.setattr(run, "compile_layers", spy)
+    assert run.main(args_for(demo_run_inputs, tmp_path / "compiled", *common, "--torch_compile", "true",
+                             "--torch_compile_backend", "aot_eager")) == 0
+    assert len(compiled) == 2  # the tiny base's two decoder layers
+    eager = {l["step"]: l["loss"] for l in history(tmp_path / "eager") if "loss" in l}
+    losses = {l["step"]: l["loss"] for l in history(tmp_path / "compiled") if "loss" in l}
+    assert sorted(losses) == [1, 2, 3]
+    for step in losses:
+        assert losses[step] == pytest.approx(eager[step], abs=1e-4), step
+    assert load_file(str(tmp_path / "compiled" / "model.safetensors")).keys() == \
+        load_file(str(tmp_path / "eager" / "model.safetensors")).keys()
+    assert "torch_compile: true" in (tmp_path / "compiled" / "train_config.yaml").read_text()
+
+
+def test_accelerate_s_dynamo_backend_compiles_the_layers_not_the_whole_model(demo_run_inputs, monkeypatch):
+    from types import SimpleNamespace
+
+    from amharic_tts.model.base import load_t3
+
+    t3 = load_t3(str(demo_run_inputs["base"]))
+    args = SimpleNamespace(torch_compile=False, torch_compile_backend=None, torch_compile_mode=None)
+    monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "no")
+    assert not run.compile_layers(t3, args)
+    assert all(layer._compiled_call_impl is None for layer in t3.tfmr.layers)
+    monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "AOT_EAGER")  # what `accelerate launch --dynamo_backend` sets
+    assert run.compile_layers(t3, args)
+    assert all(layer._compiled_call_impl is not None for layer in t3.tfmr.layers)
+    assert os.environ["ACCELERATE_DYNAMO_BACKEND"] == "NO" and not args.torch_compile

@@ -25,8 +25,9 @@ or ``--max-tokens``).
 Model FLOPs utilisation: ``6 × N × positions / time / peak`` counts the matrix products each real (non-pad)
 position goes through, forward and backward: N is the backbone's parameters plus the speech or text head at the
 positions that have one, and causal attention adds ``6 × layers × width × n²`` per sample of n positions. The
-embedding tables and the conditioning encoder (once per sample, on the 150-token prompt) are left out: counting all
-520M parameters, as ``6 × parameters × tokens`` does, would overstate the work by about a third. Padding is work
+embedding tables and the conditioning encoder (once per sample, on the 150-token prompt) are left out: in the
+real-size model the backbone holds 503M of the 536M parameters, so ``6 × parameters × tokens`` would count about
+5 % more than the products done. Padding is work
 the GPU does but the model does not need; ``hardware_flops_utilisation`` counts it too. The peak is the device's
 dense bf16 rate (``--peak-tflops``; H100/H200 SXM 989, H100 PCIe 756, A100 312).
 """

@@ -87,12 +87,8 @@ def main(argv=None) -> int:
         print(summarize(result.report))
         report_file = result.output_dir / "prepare_report.json"
         print(f"wrote {result.output_dir} (report: {report_file})")
-        totals = result.report["totals"]
-        if totals["segments"] == 0:
-            why = f"{totals['failed_sources']} of {totals['sources']} source(s) failed"
-            if totals["inputs"]:
-                why += f", {totals['dropped']} of {totals['inputs']} input(s) were dropped"
-            raise UserError(f"no segments were kept ({why}); see {report_file}")
+        if result.report["totals"]["segments"] == 0:  # the report's first warning says why
+            raise UserError(f"{result.report['warnings'][0]}; see {report_file}")
         if args.push_to_hub:
             push(result, config, base_model)
         return 0

@@ -27,8 +27,10 @@ position goes through, forward and backward: N is the backbone's parameters plus
 positions that have one, and causal attention adds ``6 × layers × width × n²`` per sample of n positions. The
 embedding tables and the conditioning encoder (once per sample, on the 150-token prompt) are left out: in the
 real-size model the backbone holds 503M of the 536M parameters, so ``6 × parameters × tokens`` would count about
-5 % more than the products done. Padding is work
-the GPU does but the model does not need; ``hardware_flops_utilisation`` counts it too. The peak is the device's
+5 % more than the products done. Frozen weights (the pretrained text rows, LoRA's base) need no weight
+gradient: 4 FLOPs per weight and position instead of 6. Padding is work
+the GPU does but the model does not need; ``padded_flops_utilisation`` counts it too (as if every padded
+position were real). The peak is the device's
 dense bf16 rate (``--peak-tflops``; H100/H200 SXM 989, H100 PCIe 756, A100 312).
 """
 
@@ -149,17 +151,24 @@ def attention_kernel(backend: str):
     return sdpa_kernel([getattr(SDPBackend, SDPA_BACKENDS[backend])])
 
 
+def matmul_flops_per_position(module) -> int:
+    """Forward + backward FLOPs per position of a module's weights: 2 forward, 2 for the input's gradient, and 2
+    for the weight's gradient where the weight trains (frozen weights, LoRA's base among them, skip that)."""
+    return sum((6 if p.requires_grad else 4) * p.numel() for p in module.parameters())
+
+
 def model_flops(t3, batch: T3Batch, *, padded: bool = False) -> float:
     """Forward + backward FLOPs of the matrix products over a batch's real positions (``padded``: all positions,
-    padding included): ``6 × backbone parameters`` per position, the speech head at speech positions and the text
-    head at text positions, and causal attention (``6 × layers × width × n²`` per sample of n positions)."""
+    padding included): the backbone at every position, the speech head at speech positions and the text head at
+    text positions (6 FLOPs per weight, 4 for a frozen one), and causal attention (``6 × layers × width × n²`` per
+    sample of n positions)."""
     from amharic_tts.model.loss import conditioning_length
 
     cfg = t3.tfmr.config
-    backbone = sum(p.numel() for p in t3.tfmr.parameters())
+    backbone = matmul_flops_per_position(t3.tfmr)
     width, layers = cfg.hidden_size, cfg.num_hidden_layers
-    speech_head = t3.speech_head.weight.numel()
-    text_head = sum(p.numel() for p in t3.text_head.parameters())
+    speech_head = matmul_flops_per_position(t3.speech_head)
+    text_head = matmul_flops_per_position(t3.text_head)
     cond = conditioning_length(t3.hp)
     B = batch.text_tokens.shape[0]
     if padded:
@@ -168,7 +177,7 @@ def model_flops(t3, batch: T3Batch, *, padded: bool = False) -> float:
     else:
         text, speech = batch.text_token_lens.cpu(), batch.speech_token_lens.cpu()
     positions = (cond + text + speech).double()
-    total = 6 * (backbone * positions.sum() + speech_head * speech.sum() + text_head * text.sum())
+    total = backbone * positions.sum() + speech_head * speech.sum() + text_head * text.sum()
     return float(total + 6 * layers * width * (positions ** 2).sum())
 
 
@@ -184,20 +193,23 @@ def find_max_batch(t3, params, args, text_vocab) -> dict:
         batch = random_batch(t3, [text_len] * size, [args.max_speech] * size, seed=args.seed,
                              text_vocab=text_vocab).to(args.device)
         torch.cuda.reset_peak_memory_stats()
+        loss = None
         try:
             with attention_kernel(args.sdpa_backend):
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.bf16):
                     loss = t3_loss(t3, batch, check=False).loss
                 loss.backward()
-                del loss
             optimizer.step()
             torch.cuda.synchronize()
             return torch.cuda.max_memory_allocated() / 2**30
-        except torch.OutOfMemoryError:
+        except RuntimeError as err:  # torch.OutOfMemoryError, or cuBLAS/cuDNN failing to allocate their workspace
+            if not isinstance(err, torch.OutOfMemoryError) and "ALLOC" not in str(err).upper() \
+                    and "out of memory" not in str(err):
+                raise
             return None
         finally:
+            loss = batch = None  # the graph of a failed step holds its activations: free them first
             optimizer.zero_grad(set_to_none=True)
-            del batch
             torch.cuda.empty_cache()
 
     tried: dict[int, float | None] = {}
@@ -282,7 +294,7 @@ def main(argv=None) -> int:
             layer.compile(dynamic=True)
     frozen = t3.text_emb.base_weight.detach().clone()
     params = [p for p in t3.parameters() if p.requires_grad]
-    peak = args.peak_tflops or peak_bf16_tflops(args.device)
+    peak = args.peak_tflops or (peak_bf16_tflops(args.device) if args.bf16 else None)  # MFU against the bf16 peak
     print(json.dumps({"device": args.device, "device_name": device_name(args.device),
                       "parameters": sum(p.numel() for p in t3.parameters()),
                       "trainable": sum(p.numel() for p in params), "text_vocab": new_size,
@@ -338,7 +350,7 @@ def main(argv=None) -> int:
                              "model_tflops_per_second": round(r["flops"] / r["elapsed"] / 1e12, 2)}
             if peak:
                 results[name]["mfu"] = round(r["flops"] / r["elapsed"] / 1e12 / peak, 4)
-                results[name]["hardware_flops_utilisation"] = round(r["padded_flops"] / r["elapsed"] / 1e12 / peak, 4)
+                results[name]["padded_flops_utilisation"] = round(r["padded_flops"] / r["elapsed"] / 1e12 / peak, 4)
             if args.device.startswith("cuda"):
                 results[name]["peak_memory_gib"] = round(r["peak"] / 2**30, 2)
             print(json.dumps(results[name]))

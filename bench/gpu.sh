@@ -34,6 +34,13 @@ mkdir -p "$RESULTS"
 : >>"$RESULTS/gpu.log"
 export PYTHONUNBUFFERED=1
 if compgen -G ".whl/*.whl" >/dev/null; then
+    wanted=${DEVICE_PYTHON:-3.12}
+    have=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    if [[ "$have" != "$wanted" ]]; then
+        echo "error: .whl/ holds wheels for Python $wanted, but $PY is Python $have: DEVICE_PYTHON=$have bash" \
+            "bench/gpu.sh --fetch where PyPI is reachable" | tee -a "$RESULTS/gpu.log"
+        exit 2
+    fi
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
         || exit 1
     export PYTHONPATH=/tmp/site:$PWD
@@ -56,7 +63,8 @@ only=" $* "
 step() {  # step NAME ARGS...: run one measurement, keep its summary lines (every JSON line but the per-step losses)
     local name=$1
     shift
-    if [[ "$only" != "  " && "$only" != *" $name "* && $name != environment ]]; then
+    if [[ "$only" != "  " && "$only" != *" $name "* && $name != environment &&
+          !($name == tiny_base && "$only" == *" synthesis "*) ]]; then
         return
     fi
     echo "== $name: $*" | tee -a "$RESULTS/gpu.log"

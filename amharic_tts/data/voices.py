@@ -20,10 +20,12 @@ MAX_POOL = 4096  # a larger speaker label looks for its neighbours in a fixed ra
 
 
 def unit_rows(embeddings) -> np.ndarray:
-    """(n, d) float32 rows scaled to length 1 (zero rows stay zero)."""
-    matrix = np.asarray(embeddings, dtype=np.float32)
+    """(n, d) float32 rows scaled to length 1 (zero rows, and rows with a NaN or inf, become zero: they are no
+    nearer to anything, and never to themselves)."""
+    matrix = np.array(embeddings, dtype=np.float32)
     if matrix.ndim != 2:
         raise ValueError(f"speaker embeddings must form an (n, d) matrix, got shape {matrix.shape}")
+    matrix[~np.isfinite(matrix).all(axis=1)] = 0.0
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms > 0, norms, 1.0)
 
@@ -49,11 +51,13 @@ def nearest(queries: np.ndarray, pool: np.ndarray, k: int, *, exclude: Sequence[
     return out
 
 
-def voice_neighbours(speakers: Sequence, embeddings, k: int, *, max_pool: int = MAX_POOL) -> dict[int, np.ndarray]:
+def voice_neighbours(speakers: Sequence, embeddings, k: int, *, max_pool: int = MAX_POOL,
+                     block: int = 2048) -> dict[int, np.ndarray]:
     """For each row of a dataset whose speaker label has more than ``k`` other rows, the indices of the ``k``
     other rows of that label with the closest voice, nearest first. Rows of smaller labels are left out (every
-    other row of their label is a candidate already). Deterministic: a label larger than ``max_pool`` looks in a
-    random sample seeded by the label's name."""
+    other row of their label is a candidate already). A label larger than ``max_pool`` is searched ``block`` rows
+    at a time, each block in its own random sample of ``max_pool`` rows of the label (seeded by the label's name
+    and the block: deterministic, and every row of the label can be chosen)."""
     groups: dict[str, list[int]] = defaultdict(list)
     for index, speaker in enumerate(speakers):
         groups[str(speaker)].append(index)
@@ -65,13 +69,16 @@ def voice_neighbours(speakers: Sequence, embeddings, k: int, *, max_pool: int = 
         if matrix is None:
             matrix = unit_rows(embeddings)
         members_arr = np.asarray(members)
-        pool = members_arr
-        if len(members) > max_pool:
-            rng = np.random.default_rng(zlib.crc32(speaker.encode("utf-8")))
-            pool = np.sort(rng.choice(members_arr, size=max_pool, replace=False))
-        position = {int(row): p for p, row in enumerate(pool)}
-        exclude = [position.get(int(row), -1) for row in members_arr]
-        picks = pool[nearest(matrix[members_arr], matrix[pool], k, exclude=exclude)]
-        for row, chosen in zip(members, picks):
-            result[row] = chosen
+        step = len(members) if len(members) <= max_pool else block
+        for number, start in enumerate(range(0, len(members), step)):
+            queries = members_arr[start:start + step]
+            pool = members_arr
+            if len(members) > max_pool:
+                rng = np.random.default_rng([zlib.crc32(speaker.encode("utf-8")), number])
+                pool = np.sort(rng.choice(members_arr, size=max_pool, replace=False))
+            position = {int(row): p for p, row in enumerate(pool)}
+            exclude = [position.get(int(row), -1) for row in queries]
+            picks = pool[nearest(matrix[queries], matrix[pool], k, exclude=exclude)]
+            for row, chosen in zip(queries, picks):
+                result[int(row)] = chosen
     return result

@@ -11,8 +11,9 @@ copy: a speaker with no other recording gets the default voice, counted in ``def
 - intelligibility: a CTC ASR model (default ``facebook/mms-1b-all`` with its ``amh`` adapter) transcribes the
   audio, and the local ``amharic_cer`` ``evaluate`` metric compares transcript and text after one Amharic
   normalisation of both (CER and WER, corpus level);
-- speaker similarity: cosine of the voice encoder's embeddings of the output and of the sentence's own recording
-  (for sentences spoken in their speaker's voice);
+- speaker similarity: cosine of the voice encoder's embeddings of the output and of the voice clip it was given
+  (for sentences spoken in their speaker's voice; the clip is the recording of the speaker whose embedding is
+  closest to the sentence's own, so comparing with the sentence's own recording would flatter the score);
 - real-time factor: synthesis seconds per second of audio.
 
 Written to ``--output``: ``results.json`` (the numbers; what ``export --evaluation`` and the model card read),
@@ -103,39 +104,54 @@ def other_splits(dataset: str, split: str, *, revision: str | None = None):
 
 
 def _voice_rows(rows: list[dict], pool_speakers: list | None = None,
-                pool_embeddings: list | None = None) -> list[tuple[str, list[int]] | None]:
+                pool_embeddings=None) -> list[tuple[str, list[int]] | None]:
     """For each row, where its voice prompt comes from: ``("split", [j, ...])``, other rows of the same speaker
     with a recording; else ``("pool", [k, ...])``, rows of that speaker in the dataset's other splits (tried in
     turn: their recordings are read only when needed); else None (the default voice). Never the row itself: prompting
-    with the very recording to be spoken would let the model copy it. Where speaker embeddings are known, the
-    closest voices come first (a film prepared as one speaker label holds many voices)."""
-    by_speaker: dict[str, list[int]] = {}
+    with the very recording to be spoken would let the model copy it. Where speaker embeddings are known (the rows'
+    ``speaker_emb``, ``pool_embeddings``), the closest voices come first: a film prepared as one speaker label holds
+    many voices; else each row starts at another candidate."""
+
+    def matrix(embeddings):
+        if embeddings is None or len(embeddings) == 0 or any(e is None for e in embeddings):
+            return None
+        return np.stack([np.asarray(e, dtype=np.float32) for e in embeddings])
+
+    own = matrix([row.get("speaker_emb") for row in rows])
+    pool_matrix = matrix(pool_embeddings)
+    members: dict[str, list[int]] = {}
+    voiced: dict[str, list[int]] = {}  # the rows with a recording
     for i, row in enumerate(rows):
+        members.setdefault(str(row.get("speaker")), []).append(i)
         if row.get("audio"):
-            by_speaker.setdefault(str(row.get("speaker")), []).append(i)
+            voiced.setdefault(str(row.get("speaker")), []).append(i)
     pool: dict[str, list[int]] = {}
-    for k, speaker in enumerate(pool_speakers or []):
+    for k, speaker in enumerate(pool_speakers if pool_speakers is not None else []):
         pool.setdefault(str(speaker), []).append(k)
 
-    def ordered(i: int, candidates: list[int], embedding_of) -> list[int]:
-        target = rows[i].get("speaker_emb")
-        embeddings = [embedding_of(j) for j in candidates]
-        if target is not None and all(e is not None for e in embeddings):
-            return [candidates[j] for j in nearest([target], embeddings, 5)[0]]
-        start = i % len(candidates)  # no embeddings: a different first candidate for each row
-        return (candidates[start:] + candidates[:start])[:5]
+    def choose(queries: list[int], candidates: list[int], embeddings, own_position: dict) -> list[list[int]]:
+        if own is not None and embeddings is not None:
+            picks = nearest(own[queries], embeddings[candidates], 5,
+                            exclude=[own_position.get(i, -1) for i in queries] if own_position else None)
+            return [[candidates[p] for p in pick] for pick in picks]
+        chosen = []
+        for i in queries:
+            others = [j for j in candidates if j != i] if own_position else candidates
+            start = i % len(others)
+            chosen.append((others[start:] + others[:start])[:5])
+        return chosen
 
-    chosen = []
-    for i, row in enumerate(rows):
-        speaker = str(row.get("speaker"))
-        others = [j for j in by_speaker.get(speaker, []) if j != i]
-        if others:  # tried in turn, like the pool's: a recording may have no audio bytes
-            chosen.append(("split", ordered(i, others, lambda j: rows[j].get("speaker_emb"))))
-        elif pool.get(speaker):
-            chosen.append(("pool", ordered(i, pool[speaker], lambda k: pool_embeddings[k]
-                                           if pool_embeddings is not None else None)))
-        else:
-            chosen.append(None)
+    chosen: list[tuple[str, list[int]] | None] = [None] * len(rows)
+    for speaker, indices in members.items():
+        candidates = voiced.get(speaker, [])
+        position = {j: p for p, j in enumerate(candidates)}
+        in_split = [i for i in indices if any(j != i for j in candidates)]
+        for i, pick in zip(in_split, choose(in_split, candidates, own, position) if in_split else []):
+            chosen[i] = ("split", pick)
+        rest = [i for i in indices if i not in set(in_split)]
+        if rest and pool.get(speaker):
+            for i, pick in zip(rest, choose(rest, pool[speaker], pool_matrix, {})):
+                chosen[i] = ("pool", pick)
     return chosen
 
 
@@ -153,9 +169,10 @@ def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, 
     if config.max_samples:
         data = data.select(range(min(config.max_samples, len(data))))
     rows = [data[i] for i in range(len(data))]
-    voice_of = _voice_rows(rows, voices["speaker"] if voices is not None else None,
-                           voices["speaker_emb"] if voices is not None and "speaker_emb" in voices.column_names
-                           else None)
+    pool_embeddings = None
+    if voices is not None and "speaker_emb" in voices.column_names:
+        pool_embeddings = voices.select_columns(["speaker_emb"]).with_format("numpy")[:]["speaker_emb"]
+    voice_of = _voice_rows(rows, voices["speaker"] if voices is not None else None, pool_embeddings)
     outputs, synth_seconds, audio_seconds, similarities, voice_files = [], 0.0, 0.0, [], []
     default_voice = 0  # sentences spoken in the default voice although same-speaker was asked for
     for i, row in enumerate(tqdm(rows, desc="speaking", unit="sentence")):
@@ -181,8 +198,9 @@ def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, 
         audio_seconds += len(audio) / sr
         sf.write(output_dir / "wavs" / f"{i:04d}.wav", audio, sr)
         outputs.append(audio)
-        own = _recording(row)  # similarity to the speaker's own recording, where the voice was the speaker's
-        similarities.append(_speaker_similarity(tts, audio, sr, own) if own is not None and voice_path else None)
+        # how closely the output clones the voice clip it was given (not the sentence's own recording: the clip
+        # was chosen as the nearest voice to that recording, which would flatter the score)
+        similarities.append(_speaker_similarity(tts, audio, sr, reference) if voice_path else None)
     for path in voice_files:
         path.unlink(missing_ok=True)
     transcripts = transcriber.transcribe(outputs, sample_rate=tts.sr)
@@ -221,11 +239,11 @@ def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, 
     return results
 
 
-def _speaker_similarity(tts, audio: np.ndarray, sample_rate: int, own: np.ndarray) -> float:
+def _speaker_similarity(tts, audio: np.ndarray, sample_rate: int, voice: np.ndarray) -> float:
     import soxr
 
     audio16 = soxr.resample(audio, sample_rate, S3_RATE).astype(np.float32)
-    a, b = tts.ve.embeds_from_wavs([audio16, own], sample_rate=S3_RATE)
+    a, b = tts.ve.embeds_from_wavs([audio16, voice], sample_rate=S3_RATE)
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-8))
 
 

@@ -126,7 +126,7 @@ def build_tab(ws: Workspace, tab) -> dict:
     switch = CancelSwitch()
     gr.Markdown("The model speaks sentences it never trained on; a speech recogniser for Amharic writes down what "
                 "it hears. **CER** is the share of characters it got wrong (lower is better); **speaker "
-                "similarity** compares the voice with the real speaker's; **RTF** is seconds of work per second "
+                "similarity** compares the voice with the speaker's clip it was given; **RTF** is seconds of work per second "
                 "of speech. Listen to the worst sentences below.")
     with gr.Row():
         model = gr.Dropdown(label="model", choices=ws.choices(ws.models()), allow_custom_value=True)

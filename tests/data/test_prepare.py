@@ -287,7 +287,7 @@ def test_command_line_fails_when_no_segment_is_kept(tmp_path, tiny_base_dir, cap
     out = capsys.readouterr()
     assert code == 2
     errors = [line for line in out.err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "no segments were kept (1 of 1 source(s) failed)" in errors[0]
+    assert len(errors) == 1 and "no segments were kept (1 of 1 source failed)" in errors[0]
     assert "prepare_report.json" in errors[0] and "Traceback" not in out.err
     report = json.loads((tmp_path / "o" / "prepare_report.json").read_text(encoding="utf-8"))
     assert report["totals"]["segments"] == 0

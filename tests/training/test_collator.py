@@ -63,10 +63,12 @@ def test_the_prompt_comes_from_other_utterances_of_the_speaker_and_never_the_sam
     assert not np.array_equal(first, collate(collator, data, [0])["cond_prompt_speech_tokens"])
 
 
-def test_draws_depend_on_seed_epoch_and_row_only_never_on_the_batch():
+@pytest.mark.parametrize("neighbours", [0, 2])
+def test_draws_depend_on_seed_epoch_and_row_only_never_on_the_batch(neighbours):
     data = rows(["a"] * 6, lengths=[200] * 6)
     collator = T3Collator(data, start_speech=START, stop_speech=STOP, prompt_dropout=0.5, text_dropout=0.5,
-                          speaker_dropout=0.5, seed=3)
+                          speaker_dropout=0.5, voice_neighbours=neighbours, seed=3)
+    assert len(collator.neighbours) == (6 if neighbours else 0)
     alone = [collate(collator, data, [i]) for i in range(6)]
     together = collate(collator, data, [5, 3, 1, 0, 2, 4])
     for position, i in enumerate([5, 3, 1, 0, 2, 4]):
@@ -131,18 +133,27 @@ def test_nearest_voices_are_sorted_by_cosine_similarity_and_skip_the_query_itsel
 def test_voice_neighbours_stay_inside_the_speaker_label_and_sample_large_labels():
     voice, embeddings = two_voices(40)
     speakers = ["film"] * 60 + ["talk"] * 20
-    found = voice_neighbours(speakers, embeddings, 3, max_pool=25)
+    found = voice_neighbours(speakers, embeddings, 3, max_pool=25, block=16)
     assert set(found) == set(range(80))
     for row, chosen in found.items():
         assert len(chosen) == 3 and row not in chosen
         assert {speakers[j] for j in chosen} == {speakers[row]}
         assert {voice[j] for j in chosen} == {voice[row]}
-    film_candidates = {int(j) for row in range(60) for j in found[row]}
-    assert len(film_candidates) <= 25  # a label over max_pool looks in a sample of that size
-    assert voice_neighbours(speakers, embeddings, 3, max_pool=25).keys() == found.keys()
-    assert all(np.array_equal(found[r], again) for r, again in
-               voice_neighbours(speakers, embeddings, 3, max_pool=25).items())
+    # a label over max_pool is searched 16 rows at a time, each block in its own sample of 25 rows
+    blocks = [{int(j) for row in range(start, min(start + 16, 60)) for j in found[row]} for start in range(0, 60, 16)]
+    assert all(len(candidates) <= 25 for candidates in blocks)
+    assert len(set().union(*blocks)) > 25
+    again = voice_neighbours(speakers, embeddings, 3, max_pool=25, block=16)
+    assert again.keys() == found.keys() and all(np.array_equal(found[r], again[r]) for r in found)
     assert voice_neighbours(["a", "a", "b"], embeddings[:3], 3) == {}  # small labels: every other row already
+
+
+def test_an_embedding_with_a_nan_is_never_its_own_neighbour():
+    embeddings = np.array([[1.0, 0.0], [np.nan, 1.0], [0.9, 0.1], [0.0, 1.0]])
+    assert 1 not in nearest(embeddings, embeddings, 3, exclude=[0, 1, 2, 3])[1]
+    assert nearest(embeddings, embeddings, 1, exclude=[0, 1, 2, 3])[0].tolist() == [2]
+    chosen = voice_neighbours(["a"] * 4, embeddings, 2)
+    assert len(chosen[1]) == 2 and 1 not in chosen[1]
 
 
 def test_speaker_embeddings_of_the_wrong_shape_are_a_clear_error():

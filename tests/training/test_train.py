@@ -387,9 +387,13 @@ def test_torch_compile_compiles_the_decoder_layers_and_trains_as_eager(demo_run_
         return done
 
     monkeypatch.setattr(run, "compile_layers", spy)
+    from torch._dynamo.utils import counters
+
+    counters.clear()
     assert run.main(args_for(demo_run_inputs, tmp_path / "compiled", *common, "--torch_compile", "true",
                              "--torch_compile_backend", "aot_eager")) == 0
     assert len(compiled) == 2  # the tiny base's two decoder layers
+    assert counters["stats"]["unique_graphs"] > 0  # and dynamo did run them
     eager = {l["step"]: l["loss"] for l in history(tmp_path / "eager") if "loss" in l}
     losses = {l["step"]: l["loss"] for l in history(tmp_path / "compiled") if "loss" in l}
     assert sorted(losses) == [1, 2, 3]

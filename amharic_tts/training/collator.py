@@ -5,7 +5,8 @@
 - The speech prompt has the length inference uses (``speech_cond_prompt_len`` = 150 tokens = 6 s). It is cut
   from *another* utterance of the same speaker where there is one (public fine-tunes that always prompt with the
   target utterance report models that copy the prompt and ignore the text), from random utterances of that
-  speaker joined when one is too short, and from the utterance itself only when the speaker has no other.
+  speaker joined when one is too short, from ``prompt_pool`` (the evaluation collator is lent the training set)
+  when the speaker has no other utterance here, and from the utterance itself only when it has none anywhere.
   With ``voice_neighbours`` = k, those other utterances are the k of the speaker whose speaker embedding is
   closest: a film or broadcast prepared from subtitles is one "speaker" label holding many voices, and a prompt in
   another character's voice teaches the model to ignore the prompt's voice.
@@ -32,8 +33,10 @@ import torch
 class T3Collator:
     def __init__(self, dataset, *, start_speech: int, stop_speech: int, prompt_tokens: int = 150,
                  prompt_from_same_speaker: bool = True, text_dropout: float = 0.0, prompt_dropout: float = 0.0,
-                 speaker_dropout: float = 0.0, emotion_adv: float = 0.5, voice_neighbours: int = 0, seed: int = 0):
+                 speaker_dropout: float = 0.0, emotion_adv: float = 0.5, voice_neighbours: int = 0, seed: int = 0,
+                 prompt_pool=None):
         self.dataset = dataset
+        self.pool = prompt_pool  # another dataset (the training set) lending prompts to speakers alone in this one
         self.start_speech, self.stop_speech = start_speech, stop_speech
         self.prompt_tokens = prompt_tokens
         self.text_dropout, self.prompt_dropout, self.speaker_dropout = text_dropout, prompt_dropout, speaker_dropout
@@ -47,13 +50,33 @@ class T3Collator:
             if voice_neighbours > 0 and any(len(rows) > voice_neighbours + 1 for rows in self.by_speaker.values()):
                 from amharic_tts.data.voices import voice_neighbours as nearest_voices
 
-                embeddings = dataset.select_columns(["speaker_emb"]).with_format("numpy")[:]["speaker_emb"]
-                if embeddings.dtype == object:  # rows of a variable-length list feature
-                    embeddings = np.stack(list(embeddings))
-                self.neighbours = nearest_voices(speakers, embeddings, voice_neighbours)
+                self.neighbours = nearest_voices(speakers, _embeddings(dataset), voice_neighbours)
+        self.lent: dict[int, list[int]] = {}  # row -> rows of the pool: its speaker's, nearest voices first
+        if prompt_from_same_speaker and prompt_pool is not None:
+            self._lend(prompt_pool, voice_neighbours)
         self.seed = seed
         self.epoch = 0  # set at each epoch's start (see T3Trainer)
         self.training = True
+
+    def _lend(self, pool, k: int) -> None:
+        """The pool's rows of each speaker that has a single row here (all of them, or the ``k`` nearest voices)."""
+        alone = {speaker: rows[0] for speaker, rows in self.by_speaker.items() if len(rows) == 1}
+        in_pool: dict[str, list[int]] = defaultdict(list)
+        for index, speaker in enumerate(pool["speaker"]):
+            if speaker in alone:
+                in_pool[speaker].append(index)
+        if not in_pool:
+            return
+        if k > 0:
+            from amharic_tts.data.voices import nearest
+
+            rows = [alone[speaker] for speaker in in_pool]
+            own = _embeddings(self.dataset.select(rows))
+            for position, (speaker, candidates) in enumerate(in_pool.items()):
+                chosen = nearest(own[position:position + 1], _embeddings(pool.select(candidates)), k)[0]
+                self.lent[rows[position]] = [candidates[i] for i in chosen]
+        else:
+            self.lent = {alone[speaker]: candidates for speaker, candidates in in_pool.items()}
 
     def sample_rng(self, row: dict) -> random.Random:
         stage = self.epoch if self.training else "eval"
@@ -70,13 +93,15 @@ class T3Collator:
             self.training = saved
 
     def _prompt(self, row: dict, rng: random.Random) -> list[int]:
-        others = self.neighbours.get(row["_index"])
+        source, others = self.dataset, self.neighbours.get(row["_index"])
         others = [int(i) for i in others] if others is not None else \
             [i for i in self.by_speaker.get(row["speaker"], []) if i != row["_index"]]
+        if not others and row["_index"] in self.lent:
+            source, others = self.pool, self.lent[row["_index"]]
         tokens: list[int] = []
         tries = 0
         while others and len(tokens) < self.prompt_tokens and tries < 8:
-            tokens.extend(self.dataset[rng.choice(others)]["speech_tokens"])
+            tokens.extend(source[rng.choice(others)]["speech_tokens"])
             tries += 1
         if len(tokens) < self.prompt_tokens:  # no other utterance (or all too short): the utterance itself
             own = list(row["speech_tokens"]) or [0]
@@ -114,3 +139,11 @@ class T3Collator:
             "emotion_adv": torch.full((B,), float(self.emotion_adv)),
             "text_keep": text_keep, "prompt_keep": prompt_keep,
         }
+
+
+def _embeddings(dataset) -> np.ndarray:
+    """A dataset's ``speaker_emb`` column as one (n, d) float32 array."""
+    embeddings = dataset.select_columns(["speaker_emb"]).with_format("numpy")[:]["speaker_emb"]
+    if embeddings.dtype == object:  # rows of a variable-length list feature
+        embeddings = np.stack(list(embeddings))
+    return np.asarray(embeddings, dtype=np.float32)

@@ -267,7 +267,8 @@ def train(model_args, data_args, training_args) -> int:
     trainer = T3Trainer(model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set,
                         collator=collator)
     if eval_set is not None:
-        trainer.eval_collator = T3Collator(eval_set, **collator_args)
+        # a speaker alone in the validation split is prompted from its training utterances, not from itself
+        trainer.eval_collator = T3Collator(eval_set, prompt_pool=train_set, **collator_args)
     trainer.add_callback(StopControlCallback(trainer))
     trainer.add_callback(LogFileCallback())
     if eval_set is not None and (training_args.num_samples > 0 or training_args.eval_asr_model):

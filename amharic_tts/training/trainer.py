@@ -71,7 +71,7 @@ class T3Trainer(Trainer):
     def __init__(self, *args, collator=None, **kwargs):
         super().__init__(*args, data_collator=collator, **kwargs)
         self.collator = collator
-        self.eval_collator = None  # a collator over the evaluation set (prompts come from its own rows)
+        self.eval_collator = None  # a collator over the evaluation set (prompts from its rows, else the training set)
         self.bad_steps = 0
         self.intelligibility = None  # an IntelligibilityScorer when eval_asr_model is set
         self.stop_reason: str | None = None

@@ -179,3 +179,22 @@ def test_voice_neighbours_read_the_prepared_dataset_s_embeddings(demo_run_inputs
         expected = [others[k] for k in np.argsort(sims)[::-1][:2]]
         assert collator.neighbours[i].tolist() == expected
     assert collate(collator, train, members[:2])["cond_prompt_speech_tokens"].shape == (2, 150)
+
+
+def test_a_speaker_alone_in_the_evaluation_set_is_prompted_from_the_training_set():
+    voice, embeddings = two_voices(10)
+    train = rows(["film"] * 20 + ["b"] * 2, lengths=[160] * 22, embeddings=np.vstack([embeddings, embeddings[:2]]))
+    lone = embeddings[3] + 0.01  # voice[3] == 1
+    held_out = Dataset.from_dict({
+        "text_ids": [[1, 2], [1, 3], [1, 4]], "speech_tokens": [[7] * 50, [8] * 50, [9] * 50],
+        "speaker": ["film", "c", "c"], "speaker_emb": [lone.tolist(), [1.0] * 16, [1.0] * 16], "_index": [0, 1, 2]})
+    lent = T3Collator(held_out, start_speech=START, stop_speech=STOP, voice_neighbours=3, prompt_pool=train)
+    with lent.evaluating():
+        prompts = collate(lent, held_out, [0, 1, 2])["cond_prompt_speech_tokens"]
+    # from the training rows of its own voice (its own tokens, 7, would read as row 0, the other voice)
+    assert {voice[j] for j in sources(prompts[0])} == {1}
+    assert set(prompts[1].tolist()) == {9} and set(prompts[2].tolist()) == {8}  # "c" has another row here
+    alone = T3Collator(held_out, start_speech=START, stop_speech=STOP, voice_neighbours=3)
+    assert set(collate(alone, held_out, [0])["cond_prompt_speech_tokens"][0].tolist()) == {7}  # itself
+    anyone = T3Collator(held_out, start_speech=START, stop_speech=STOP, prompt_pool=train)
+    assert anyone.lent == {0: list(range(20))}

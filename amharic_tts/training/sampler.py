@@ -47,8 +47,9 @@ class TokenBudgetBatchSampler:
     so a batch of short clips holds many and a batch of 20 s clips few, and memory use is about the same at every
     step (text and speech are padded separately, so a batch may take a few positions more than counted).
 
-    The batches are made once, from the samples sorted by length (ties broken by a seeded shuffle), and each
-    epoch visits them in a seeded random order (``seed + epoch``), the costliest first so an out-of-memory
+    Each epoch makes its batches from the samples sorted by length, samples of equal length shuffled (seeded by
+    ``seed + epoch``): the batches' shapes, and so their number, are the same every epoch, but which samples
+    share a batch changes. It visits them in a seeded random order, the costliest first so an out-of-memory
     error shows at the first step rather than hours in. The same batches and order on every run with the same
     seed make a resumed run continue exactly. ``batch_size`` is None, which is how Accelerate recognises
     batches of varying size when it shards them across processes.
@@ -69,15 +70,19 @@ class TokenBudgetBatchSampler:
         self.max_tokens = int(max_tokens)
         self.seed = seed
         self.epoch = 0
-        ties = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(seed)).tolist()
-        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], ties[i]))
-        self.batches: list[list[int]] = []
+        self.batches = self.batches_of_epoch(0)  # the first epoch's (every epoch's have the same shapes)
+
+    def batches_of_epoch(self, epoch: int) -> list[list[int]]:
+        ties = torch.randperm(len(self.lengths), generator=torch.Generator().manual_seed(self.seed + epoch)).tolist()
+        order = sorted(range(len(self.lengths)), key=lambda i: (-self.lengths[i], ties[i]))
+        batches: list[list[int]] = []
         for i in order:  # longest first, so a batch's first sample sets its padded width
-            batch = self.batches[-1] if self.batches else None
-            if batch is None or (len(batch) + 1) * lengths[batch[0]] > self.max_tokens:
-                self.batches.append([i])
+            batch = batches[-1] if batches else None
+            if batch is None or (len(batch) + 1) * self.lengths[batch[0]] > self.max_tokens:
+                batches.append([i])
             else:
                 batch.append(i)
+        return batches
 
     @property
     def sampler(self):  # Accelerate passes the epoch on through ``batch_sampler.sampler.set_epoch``
@@ -92,11 +97,12 @@ class TokenBudgetBatchSampler:
     def __iter__(self):
         if not self.batches:
             return iter(())
-        costs = [len(batch) * self.lengths[batch[0]] for batch in self.batches]
-        first = max(range(len(self.batches)), key=lambda b: costs[b])
+        batches = self.batches_of_epoch(self.epoch)
+        costs = [len(batch) * self.lengths[batch[0]] for batch in batches]
+        first = max(range(len(batches)), key=lambda b: costs[b])
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        rest = [b for b in torch.randperm(len(self.batches), generator=generator).tolist() if b != first]
-        return iter([list(self.batches[b]) for b in [first, *rest]])
+        rest = [b for b in torch.randperm(len(batches), generator=generator).tolist() if b != first]
+        return iter([batches[b] for b in [first, *rest]])
 
     def real_token_share(self) -> float:
         """Share of real (non-pad) positions over an epoch of these batches."""

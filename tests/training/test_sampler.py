@@ -50,8 +50,18 @@ def test_token_budget_order_is_seeded_per_epoch_and_reproducible(lengths):
     assert list(TokenBudgetBatchSampler(lengths, 2400, seed=1)) == epoch0
     sampler.set_epoch(1)
     epoch1 = list(sampler)
-    assert epoch1 != epoch0 and sorted(map(tuple, epoch1)) == sorted(map(tuple, epoch0))
-    assert epoch1[0] == epoch0[0]  # the costliest first in every epoch
+    assert len(epoch1) == len(epoch0) == len(sampler)
+    assert sorted(i for batch in epoch1 for i in batch) == list(range(len(lengths)))
+
+    def shapes(batches):
+        return sorted((len(b), max(lengths[i] for i in b)) for b in batches)
+
+    def cost(batch):
+        return len(batch) * max(lengths[i] for i in batch)
+
+    assert shapes(epoch1) == shapes(epoch0)  # the same batch shapes (and memory use) every epoch ...
+    assert set(map(frozenset, epoch1)) != set(map(frozenset, epoch0))  # ... but other samples share a batch
+    assert cost(epoch1[0]) == cost(epoch0[0]) == max(map(cost, epoch1))  # the costliest first in every epoch
     sampler.set_epoch(0)
     assert list(sampler) == epoch0
     assert list(TokenBudgetBatchSampler(lengths, 2400, seed=2)) != epoch0

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-MAX_POOL = 4096  # a larger speaker label looks for its neighbours in a fixed random sample of this many utterances
+MAX_POOL = 4096  # a larger speaker label is searched in random samples of this many utterances (one per block)
 
 
 def unit_rows(embeddings) -> np.ndarray:

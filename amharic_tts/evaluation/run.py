@@ -148,7 +148,8 @@ def _voice_rows(rows: list[dict], pool_speakers: list | None = None,
         in_split = [i for i in indices if any(j != i for j in candidates)]
         for i, pick in zip(in_split, choose(in_split, candidates, own, position) if in_split else []):
             chosen[i] = ("split", pick)
-        rest = [i for i in indices if i not in set(in_split)]
+        taken = set(in_split)
+        rest = [i for i in indices if i not in taken]
         if rest and pool.get(speaker):
             for i, pick in zip(rest, choose(rest, pool[speaker], pool_matrix, {})):
                 chosen[i] = ("pool", pick)

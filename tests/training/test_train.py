@@ -418,3 +418,15 @@ def test_accelerate_s_dynamo_backend_compiles_the_layers_not_the_whole_model(dem
     assert run.compile_layers(t3, args)
     assert all(layer._compiled_call_impl is not None for layer in t3.tfmr.layers)
     assert os.environ["ACCELERATE_DYNAMO_BACKEND"] == "NO" and not args.torch_compile
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs" / "train").glob("*.yaml")))
+def test_every_shipped_training_config_parses(name):
+    """A key misspelt in a shipped config would only show on a user's GPU (use_cpu: their bf16 is checked here)."""
+    from amharic_tts.cli import load_yaml
+    from amharic_tts.training.args import parse_config
+
+    model_args, data_args, training_args = parse_config(load_yaml(str(ROOT / "configs" / "train" / name)),
+                                                        ["--use_cpu", "true"])
+    assert model_args.base_model and training_args.output_dir
+    assert data_args.prompt_voice_neighbours >= 0

@@ -430,3 +430,12 @@ def test_every_shipped_training_config_parses(name):
                                                         ["--use_cpu", "true"])
     assert model_args.base_model and training_args.output_dir
     assert data_args.prompt_voice_neighbours >= 0
+
+
+def test_every_shipped_accelerate_config_loads_as_accelerate_reads_it():
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    kinds = {name: load_config_from_file(str(ROOT / "configs" / "accelerate" / f"{name}.yaml")).distributed_type
+             for name in ("single_gpu", "multi_gpu", "multi_node", "deepspeed_zero2")}
+    assert {name: str(kind).split(".")[-1] for name, kind in kinds.items()} == {
+        "single_gpu": "NO", "multi_gpu": "MULTI_GPU", "multi_node": "MULTI_GPU", "deepspeed_zero2": "DEEPSPEED"}

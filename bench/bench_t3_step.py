@@ -313,7 +313,8 @@ def main(argv=None) -> int:
         state = {}
         for name, (loss_fn, label, mode) in runs.items():
             plan = batch_plan(text_lens, speech_lens, args, mode)
-            state[name] = dict(loss_fn=loss_fn, label=label, mode=mode, peak=0, speech_tokens=0, elapsed=0.0, flops=0.0, padded_flops=0.0,
+            state[name] = dict(loss_fn=loss_fn, label=label, mode=mode, peak=0, speech_tokens=0, elapsed=0.0,
+                               flops=0.0, padded_flops=0.0,
                                shares=[], batches=batches(t3, args, new_size, plan),
                                optimizer=torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01))
         for step in range(args.warmup + args.steps):

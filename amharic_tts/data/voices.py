@@ -19,6 +19,14 @@ import numpy as np
 MAX_POOL = 4096  # a larger speaker label is searched in random samples of this many utterances (one per block)
 
 
+def speaker_embeddings(dataset) -> np.ndarray:
+    """A ``datasets.Dataset``'s ``speaker_emb`` column as one (n, d) float32 array (read in one go)."""
+    embeddings = dataset.select_columns(["speaker_emb"]).with_format("numpy")[:]["speaker_emb"]
+    if embeddings.dtype == object:  # rows of a variable-length list feature
+        embeddings = np.stack(list(embeddings))
+    return np.asarray(embeddings, dtype=np.float32)
+
+
 def unit_rows(embeddings) -> np.ndarray:
     """(n, d) float32 rows scaled to length 1 (zero rows, and rows with a NaN or inf, become zero: they are no
     nearer to anything, and never to themselves)."""

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from amharic_tts.cli import UserError, run_cli
-from amharic_tts.data.voices import nearest
+from amharic_tts.data.voices import nearest, speaker_embeddings
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, 
     rows = [data[i] for i in range(len(data))]
     pool_embeddings = None
     if voices is not None and "speaker_emb" in voices.column_names:
-        pool_embeddings = voices.select_columns(["speaker_emb"]).with_format("numpy")[:]["speaker_emb"]
+        pool_embeddings = speaker_embeddings(voices)
     voice_of = _voice_rows(rows, voices["speaker"] if voices is not None else None, pool_embeddings)
     outputs, synth_seconds, audio_seconds, similarities, voice_files = [], 0.0, 0.0, [], []
     default_voice = 0  # sentences spoken in the default voice although same-speaker was asked for

@@ -26,8 +26,9 @@ import random
 from collections import defaultdict
 from typing import Sequence
 
-import numpy as np
 import torch
+
+from amharic_tts.data.voices import speaker_embeddings
 
 
 class T3Collator:
@@ -50,7 +51,7 @@ class T3Collator:
             if voice_neighbours > 0 and any(len(rows) > voice_neighbours + 1 for rows in self.by_speaker.values()):
                 from amharic_tts.data.voices import voice_neighbours as nearest_voices
 
-                self.neighbours = nearest_voices(speakers, _embeddings(dataset), voice_neighbours)
+                self.neighbours = nearest_voices(speakers, speaker_embeddings(dataset), voice_neighbours)
         self.lent: dict[int, list[int]] = {}  # row -> rows of the pool: its speaker's, nearest voices first
         if prompt_from_same_speaker and prompt_pool is not None:
             self._lend(prompt_pool, voice_neighbours)
@@ -71,9 +72,9 @@ class T3Collator:
             from amharic_tts.data.voices import nearest
 
             rows = [alone[speaker] for speaker in in_pool]
-            own = _embeddings(self.dataset.select(rows))
+            own = speaker_embeddings(self.dataset.select(rows))
             for position, (speaker, candidates) in enumerate(in_pool.items()):
-                chosen = nearest(own[position:position + 1], _embeddings(pool.select(candidates)), k)[0]
+                chosen = nearest(own[position:position + 1], speaker_embeddings(pool.select(candidates)), k)[0]
                 self.lent[rows[position]] = [candidates[i] for i in chosen]
         else:
             self.lent = {alone[speaker]: candidates for speaker, candidates in in_pool.items()}
@@ -139,11 +140,3 @@ class T3Collator:
             "emotion_adv": torch.full((B,), float(self.emotion_adv)),
             "text_keep": text_keep, "prompt_keep": prompt_keep,
         }
-
-
-def _embeddings(dataset) -> np.ndarray:
-    """A dataset's ``speaker_emb`` column as one (n, d) float32 array."""
-    embeddings = dataset.select_columns(["speaker_emb"]).with_format("numpy")[:]["speaker_emb"]
-    if embeddings.dtype == object:  # rows of a variable-length list feature
-        embeddings = np.stack(list(embeddings))
-    return np.asarray(embeddings, dtype=np.float32)

@@ -115,21 +115,30 @@ def compile_layers(t3, training_args) -> bool:
     one, instead of the Trainer compiling the whole model: one compiled block serves every layer (quick to compile),
     the packing code around the backbone stays eager, shapes are dynamic (each batch has its own lengths), and with
     torch 2.6 (chatterbox's pin) dynamo cannot trace transformers' ``LlamaModel.forward`` at all (NameError in
-    its output-capturing wrapper). Returns whether it compiled."""
-    backend = training_args.torch_compile_backend if training_args.torch_compile else None
-    launched = os.environ.get("ACCELERATE_DYNAMO_BACKEND", "no").lower()
-    if backend is None and launched != "no":
-        backend = launched
-    if backend is None:
+    its output-capturing wrapper). Accelerate's dynamo settings (mode, fullgraph, dynamic) are honoured; its
+    regional compilation is what this does anyway. Returns whether it compiled."""
+    from accelerate.utils import TorchDynamoPlugin
+
+    launched = TorchDynamoPlugin()  # what `accelerate launch --dynamo_*` / `accelerate config` set
+    if training_args.torch_compile:
+        backend = training_args.torch_compile_backend or "inductor"
+        mode = training_args.torch_compile_mode or launched.mode
+    elif launched.backend.value != "NO":
+        backend, mode = launched.backend.value.lower(), launched.mode
+    else:
         return False
-    mode = training_args.torch_compile_mode or os.environ.get("ACCELERATE_DYNAMO_MODE") or None
+    dynamic = True if launched.dynamic is None else launched.dynamic
+    if not dynamic:
+        logger.warning("torch.compile with dynamic=False recompiles for every new batch shape; lengths vary from "
+                       "batch to batch here, so expect recompilations")
     training_args.torch_compile, training_args.torch_compile_backend = False, None
     training_args.torch_compile_mode = None
     os.environ["ACCELERATE_DYNAMO_BACKEND"] = "NO"  # the Trainer's accelerator must not compile the whole model
     for layer in t3.tfmr.layers:
-        layer.compile(backend=backend, mode=None if mode == "default" else mode, dynamic=True)
-    logger.info("torch.compile: %d decoder layers, backend %s, mode %s", len(t3.tfmr.layers), backend,
-                mode or "default")
+        layer.compile(backend=backend, mode=None if mode in (None, "default") else mode,
+                      fullgraph=launched.fullgraph, dynamic=dynamic)
+    logger.info("torch.compile: %d decoder layers, backend %s, mode %s, fullgraph %s, dynamic %s",
+                len(t3.tfmr.layers), backend, mode or "default", launched.fullgraph, dynamic)
     return True
 
 

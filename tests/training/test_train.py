@@ -414,10 +414,26 @@ def test_accelerate_s_dynamo_backend_compiles_the_layers_not_the_whole_model(dem
     monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "no")
     assert not run.compile_layers(t3, args)
     assert all(layer._compiled_call_impl is None for layer in t3.tfmr.layers)
-    monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "AOT_EAGER")  # what `accelerate launch --dynamo_backend` sets
+    calls = []
+    layer_class = type(t3.tfmr.layers[0])
+    monkeypatch.setattr(layer_class, "compile", lambda self, *a, **kw: (calls.append(kw),
+                                                                        torch.nn.Module.compile(self, *a, **kw)))
+    # what `accelerate launch --dynamo_backend aot_eager --dynamo_use_fullgraph true` sets
+    monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "AOT_EAGER")
+    monkeypatch.setenv("ACCELERATE_DYNAMO_USE_FULLGRAPH", "true")
     assert run.compile_layers(t3, args)
     assert all(layer._compiled_call_impl is not None for layer in t3.tfmr.layers)
     assert os.environ["ACCELERATE_DYNAMO_BACKEND"] == "NO" and not args.torch_compile
+    assert calls == [{"backend": "aot_eager", "mode": None, "fullgraph": True, "dynamic": True}] * 2
+    t3.tfmr(inputs_embeds=torch.randn(1, 5, t3.hp.n_channels))  # fullgraph: the layer traces without a break
+
+    calls.clear()
+    monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "INDUCTOR")
+    monkeypatch.setenv("ACCELERATE_DYNAMO_MODE", "max-autotune")
+    monkeypatch.setenv("ACCELERATE_DYNAMO_USE_DYNAMIC", "false")
+    monkeypatch.setenv("ACCELERATE_DYNAMO_USE_FULLGRAPH", "false")
+    assert run.compile_layers(load_t3(str(demo_run_inputs["base"])), args)
+    assert calls == [{"backend": "inductor", "mode": "max-autotune", "fullgraph": False, "dynamic": False}] * 2
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs" / "train").glob("*.yaml")))

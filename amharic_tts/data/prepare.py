@@ -2,7 +2,9 @@
 
 1. Segmentation (decode, cut by cue, refine edges, filter) runs in ``Dataset.from_generator``, one row per kept
    segment plus one row per input (its fate) and per failed source, so the report is rebuilt from cached rows.
-2. Duplicate segments (identical samples) are dropped across the whole run: the first one stays.
+2. Duplicate segments are dropped across the whole run, the first one staying: identical samples, and copies of
+   one recording (re-encoded, re-cut by other subtitles: a programme's intro in every episode, a clip uploaded
+   twice), found among segments with the same text by their loudness fingerprints (see :func:`_dedup`).
 3. Features (S3 speech tokens, speaker embedding, log-mel) are added with a batched ``Dataset.map``.
 4. Recordings, not segments, are shuffled into ``train``/``validation``/``test`` with a seed, so one recording
    spans two splits only when no whole recording fits a split (one long recording, or only long ones): then the
@@ -28,7 +30,8 @@ from typing import Sequence
 
 import numpy as np
 
-from amharic_tts.data.segment import Fate, SegmentConfig, audio_hash, segment_recording
+from amharic_tts.data.segment import (Fate, SegmentConfig, audio_hash, fingerprint_similarity, loudness_fingerprint,
+                                      segment_recording)
 from amharic_tts.data.sources import SAMPLE_RATE, SourceError, SourceSpec, iter_recordings
 from amharic_tts.text.normalize import NormalizerConfig, normalize
 
@@ -36,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 REPORT_FILE = "prepare_report.json"
 SPLITS = ("train", "validation", "test")
+MAX_COPY_COMPARISONS = 256  # a segment is compared with at most this many earlier ones of its text (nearest length)
 _CODE_MODULES = ("segment", "sources", "srt", "media", "features", "prepare")
 
 
@@ -47,6 +51,7 @@ class PrepareConfig:
     normalizer: NormalizerConfig = field(default_factory=NormalizerConfig)
     validation_size: float = 0.05  # a share of the segments (< 1) or a number of segments (>= 1)
     test_size: float = 0.05
+    near_duplicate_similarity: float = 0.95  # copies of one recording; above 1 turns the search off
     seed: int = 0
     cache_mel: bool = True
     feature_batch_size: int = 16
@@ -68,7 +73,7 @@ class PrepareConfig:
 
 
 def _row_features():
-    from datasets import Features, Sequence as Seq, Value
+    from datasets import Array2D, Features, Sequence as Seq, Value
 
     return Features({
         "kind": Value("string"),  # "segment" | "input" | "source_error" | "source_skipped"
@@ -92,6 +97,7 @@ def _row_features():
         "start_shift": Value("float32"),
         "end_shift": Value("float32"),
         "audio_sha1": Value("string"),
+        "fingerprint": Array2D(shape=(None, 4), dtype="float16"),  # loudness_fingerprint, for near duplicates
         # Audio's own storage type; it becomes an ``Audio`` feature by a cast at the end, because datasets 5
         # encodes Audio values through torchcodec, which has no build for torch 2.6.
         "audio": {"bytes": Value("binary"), "path": Value("string")},
@@ -100,7 +106,7 @@ def _row_features():
 
 _EMPTY = {"recording": "", "speaker": "", "index": -1, "kept": False, "reason": None, "detail": "",
           "segment_ids": [], "id": "", "text": "", "raw_text": "", "start": 0.0, "end": 0.0, "duration": 0.0,
-          "edges_moved": False, "start_shift": 0.0, "end_shift": 0.0, "audio_sha1": "", "audio": None}
+          "edges_moved": False, "start_shift": 0.0, "end_shift": 0.0, "audio_sha1": "", "fingerprint": None, "audio": None}
 
 
 def generate_rows(specs: list[str], positions: list[int], config: str):
@@ -141,6 +147,7 @@ def generate_rows(specs: list[str], positions: list[int], config: str):
                            "start": seg.start, "end": seg.end, "duration": len(clip) / SAMPLE_RATE,
                            "edges_moved": seg.edges_moved, "start_shift": seg.start_shift,
                            "end_shift": seg.end_shift, "audio_sha1": audio_hash(clip),
+                           "fingerprint": loudness_fingerprint(clip),
                            "audio": {"bytes": encode_flac(clip), "path": f"{seg_id}.flac"}}
                 for fate in fates:
                     yield {**base, "kind": "input", "order": order(), "recording": recording.name,
@@ -186,16 +193,46 @@ def segmentation_fingerprint(specs: Sequence[SourceSpec], config: PrepareConfig)
 # --------------------------------------------------------------------------------------------- assembly
 
 
-def _dedup(meta: list[dict]) -> tuple[set[str], dict[str, str]]:
-    """Segment ids to keep, and ``{dropped id: id it duplicates}`` (identical samples; the first one stays)."""
+def _dedup(rows, meta: list[dict], similarity: float) -> tuple[set[str], dict[str, str]]:
+    """Segment ids to keep, and ``{dropped id: why}``; the first segment (in input order) stays.
+
+    ``meta`` is ``rows`` as dicts without the audio. Identical samples are duplicates; so are copies of one
+    recording: segments with the same text, durations within 10 % (or 0.5 s) and loudness fingerprints at least
+    ``similarity`` alike (:func:`~amharic_tts.data.segment.fingerprint_similarity`). Two readings of a sentence,
+    even by one voice, differ in timing and stay (measured on espeak-ng speech: re-encoded or re-cut copies
+    0.96-1.0, a slower reading 0.49; ``tests/data/test_segment.py``)."""
     first: dict[str, str] = {}
     duplicates: dict[str, str] = {}
-    for row in sorted((r for r in meta if r["kind"] == "segment"), key=lambda r: r["order"]):
+    survivors: list[int] = []
+    segments = sorted((i for i, r in enumerate(meta) if r["kind"] == "segment"), key=lambda i: meta[i]["order"])
+    for i in segments:
+        row = meta[i]
         if row["audio_sha1"] in first:
-            duplicates[row["id"]] = first[row["audio_sha1"]]
+            duplicates[row["id"]] = f"same audio as {first[row['audio_sha1']]}"
         else:
             first[row["audio_sha1"]] = row["id"]
-    return set(first.values()), duplicates
+            survivors.append(i)
+    by_text: dict[str, list[int]] = defaultdict(list)
+    for i in survivors:
+        by_text[meta[i]["text"]].append(i)
+    candidates = sorted(i for group in by_text.values() if len(group) > 1 for i in group)
+    if similarity <= 1 and candidates:
+        table = rows.select(candidates).select_columns(["fingerprint"]).with_format("numpy")
+        prints = dict(zip(candidates, table[:]["fingerprint"]))
+        for group in (g for g in by_text.values() if len(g) > 1):
+            originals: list[int] = []
+            for i in group:
+                duration = meta[i]["duration"]
+                near = [j for j in originals
+                        if abs(meta[j]["duration"] - duration) <= max(0.5, 0.1 * max(duration, meta[j]["duration"]))]
+                near.sort(key=lambda j: abs(meta[j]["duration"] - duration))
+                scores = [(fingerprint_similarity(prints[j], prints[i]), j) for j in near[:MAX_COPY_COMPARISONS]]
+                score, j = max(scores, default=(-1.0, -1))
+                if score >= similarity:
+                    duplicates[meta[i]["id"]] = f"a copy of {meta[j]['id']} (loudness fingerprints {score:.2f} alike)"
+                else:
+                    originals.append(i)
+    return {meta[i]["id"] for i in survivors} - set(duplicates), duplicates
 
 
 @dataclass
@@ -332,7 +369,7 @@ def build_report(meta: list[dict], duplicates: dict[str, str], split_of: dict[st
             reason, detail = row["reason"], row["detail"]
             if row["kept"] and not segment_ids:  # all its segments were duplicates
                 reason = "duplicate"
-                detail = "same audio as " + ", ".join(duplicates[s] for s in row["segment_ids"])
+                detail = "; ".join(duplicates[s] for s in row["segment_ids"])
             fate = "kept" if segment_ids else "dropped"
             entry = {"source": row["source"], "recording": row["recording"], "index": row["index"], "fate": fate}
             if segment_ids:
@@ -425,7 +462,7 @@ def prepare_dataset(
         num_proc=min(max(1, num_proc), len(mine)) if len(mine) > 1 else None,
     ) if mine else Dataset.from_dict({k: [] for k in _row_features()}, features=_row_features())
 
-    segments = _unique_segments(rows)
+    segments = _unique_segments(rows, config)
     with_features = _add_features(segments, base_model=base_model, revision=revision, config=config,
                                   num_proc=num_proc, device=device, fingerprint=rows_fp)
     if state.num_processes == 1:
@@ -448,10 +485,10 @@ def prepare_dataset(
     return result or PrepareResult(output_dir, json.loads((output_dir / REPORT_FILE).read_text(encoding="utf-8")))
 
 
-def _unique_segments(rows):
+def _unique_segments(rows, config: PrepareConfig):
     """The segment rows of ``rows`` without duplicates (features are not computed for what is dropped)."""
-    meta = rows.select_columns(["kind", "order", "id", "audio_sha1"]).to_list()
-    keep, _ = _dedup(meta)
+    meta = rows.select_columns(["kind", "order", "id", "audio_sha1", "text", "duration"]).to_list()
+    keep, _ = _dedup(rows, meta, config.near_duplicate_similarity)
     return rows.select([i for i, r in enumerate(meta) if r["kind"] == "segment" and r["id"] in keep])
 
 
@@ -487,8 +524,8 @@ def _add_features(segments, *, base_model, revision, config: PrepareConfig, num_
 def _finish(rows, segments, output_dir: Path, config: PrepareConfig) -> PrepareResult:
     from datasets import Audio, DatasetDict
 
-    meta = rows.select_columns([c for c in rows.column_names if c != "audio"]).to_list()
-    keep, duplicates = _dedup(meta)  # across all shards; a single process already dropped them
+    meta = rows.select_columns([c for c in rows.column_names if c not in ("audio", "fingerprint")]).to_list()
+    keep, duplicates = _dedup(rows, meta, config.near_duplicate_similarity)  # across all shards
     segments = segments.sort("order")
     seg_meta = segments.select_columns(["id", "source", "recording", "duration"]).to_list()
     if any(row["id"] not in keep for row in seg_meta):

@@ -223,6 +223,59 @@ def audio_hash(audio: np.ndarray) -> str:
     return hashlib.sha1(pcm.tobytes()).hexdigest()
 
 
+FINGERPRINT_BANDS = (0, 500, 1500, 3000, 8000)  # Hz
+FINGERPRINT_HOP = 0.01  # seconds per frame (cut points of two copies fall anywhere within a frame)
+FINGERPRINT_WINDOW = 0.04  # seconds
+FINGERPRINT_RANGE = 3.0  # decades (30 dB) kept below each band's loudest frame: noise floors and codecs differ
+
+
+def loudness_fingerprint(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """A segment's loudness in four frequency bands every 20 ms, (frames, 4) float16 log10 energies, floored 30 dB
+    under each band's peak. Copies of one recording (re-encoded, re-cut by other subtitles, louder, a little
+    noisier) keep it; another reading of the same sentence, even by the same voice, does not: its timing differs."""
+    size, hop = int(FINGERPRINT_WINDOW * sample_rate), int(FINGERPRINT_HOP * sample_rate)
+    audio = np.asarray(audio, dtype=np.float32)
+    if len(audio) < size:
+        audio = np.pad(audio, (0, size - len(audio)))
+    frames = np.lib.stride_tricks.sliding_window_view(audio, size)[::hop]
+    power = np.abs(np.fft.rfft(frames * np.hanning(size).astype(np.float32), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(size, 1 / sample_rate)
+    bands = np.stack([power[:, (freqs >= low) & (freqs < high)].sum(axis=1)
+                      for low, high in zip(FINGERPRINT_BANDS[:-1], FINGERPRINT_BANDS[1:])], axis=1)
+    level = np.log10(bands + 1e-10)
+    return np.maximum(level, level.max(axis=0) - FINGERPRINT_RANGE).astype(np.float16)
+
+
+def fingerprint_similarity(a: np.ndarray, b: np.ndarray, *, max_shift: float = 0.5,
+                           min_overlap: float = 0.8) -> float:
+    """How alike two loudness fingerprints are: the best Pearson correlation (-1..1, averaged over bands) of their
+    overlapping frames over time shifts up to ``max_shift`` seconds (the cut points of two copies differ), among
+    shifts where they overlap by at least ``min_overlap`` of the shorter one."""
+    a, b = (np.asarray(x, dtype=np.float64) for x in (a, b))
+    limit = round(max_shift / FINGERPRINT_HOP)
+    shifts = np.arange(-(len(b) - 1), len(a))  # a[t + shift] against b[t], numpy.correlate's "full" order
+    overlap = np.minimum(len(a), len(b) + shifts) - np.maximum(0, shifts)
+    usable = (np.abs(shifts) <= limit) & (overlap >= max(2, min_overlap * min(len(a), len(b))))
+    if not usable.any():
+        return -1.0
+    shifts, overlap = shifts[usable], overlap[usable]
+    start_a, start_b = np.maximum(0, shifts), np.maximum(0, -shifts)
+
+    def window_sums(x, start):  # sums of x and x² over each overlap window, per band
+        totals = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+        squares = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x * x, axis=0)])
+        return totals[start + overlap] - totals[start], squares[start + overlap] - squares[start]
+
+    sum_a, square_a = window_sums(a, start_a)
+    sum_b, square_b = window_sums(b, start_b)
+    cross = np.stack([np.correlate(a[:, band], b[:, band], mode="full")[usable] for band in range(a.shape[1])], 1)
+    n = overlap[:, None]
+    covariance = cross - sum_a * sum_b / n
+    spread = np.sqrt(np.maximum(square_a - sum_a ** 2 / n, 0) * np.maximum(square_b - sum_b ** 2 / n, 0))
+    correlation = np.where(spread > 1e-9, covariance / np.maximum(spread, 1e-9), 0.0)
+    return float(correlation.mean(axis=1).max())
+
+
 # --------------------------------------------------------------------------------------------- cutting
 
 

@@ -21,12 +21,14 @@ from amharic_tts.data.sources import collect_sources
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "samples" / "demo"
 MEDIA = Path(__file__).parent / "media"
+SENTENCE = "ሰላም ነው። አዲስ አበባ ትልቅ ከተማ ናት።"  # what tests/data/media/speech*.* say
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """The demo lecture, an LJSpeech folder with a missing wav, a duplicated row and a malformed row, a broken
-    media file, a folder with media but no subtitles, and a local dataset with an audio column."""
+    media file, a folder with media but no subtitles, a local dataset with an audio column, and an LJSpeech folder
+    with a re-encoded, re-cut copy of that dataset's clip and another reading of its sentence."""
     tmp = tmp_path_factory.mktemp("inputs")
     lj = tmp / "reader"
     shutil.copytree(DEMO / "ljspeech", lj)
@@ -36,6 +38,13 @@ def inputs(tmp_path_factory):
         handle.write("|".join(rows[0]) + "\n")  # the same clip again: a duplicate
         handle.write("no text column\n")  # malformed row
     (tmp / "broken.srt").write_text("1\n00:00:00,000 --> 00:00:02,000\nሰላም ነው።\n", encoding="utf-8")
+    from amharic_tts.data.media import load_audio
+
+    again = tmp / "again"
+    (again / "wavs").mkdir(parents=True)
+    sf.write(again / "wavs" / "copy.wav", load_audio(str(MEDIA / "speech.opus"))[1680:-800], 16000)
+    sf.write(again / "wavs" / "retake.wav", load_audio(str(MEDIA / "speech_retake.opus")), 16000)
+    (again / "metadata.csv").write_text(f"copy|{SENTENCE}\nretake|{SENTENCE}\n", encoding="utf-8")
     orphans = tmp / "orphans"
     orphans.mkdir()
     shutil.copy(MEDIA / "speech.mp3", orphans / "talk.mp3")
@@ -46,13 +55,13 @@ def inputs(tmp_path_factory):
     audio, rate = sf.read(MEDIA / "speech.wav")
     sf.write(wav, audio, rate, format="WAV")
     Dataset.from_dict(
-        {"audio": [{"bytes": wav.getvalue(), "path": "a.wav"}], "sentence": ["ሰላም ነው። አዲስ አበባ ትልቅ ከተማ ናት።"]},
+        {"audio": [{"bytes": wav.getvalue(), "path": "a.wav"}], "sentence": [SENTENCE]},
         features=Features({"audio": {"bytes": Value("binary"), "path": Value("string")}, "sentence": Value("string")}),
     ).save_to_disk(str(tmp / "hubdata"))
     specs = collect_sources(
         srt_pairs=[(str(DEMO / "lecture.webm"), str(DEMO / "lecture.srt")), (str(MEDIA / "broken.mp4"),
                                                                             str(tmp / "broken.srt"))],
-        srt_dirs=[str(orphans)], ljspeech=[str(lj)],
+        srt_dirs=[str(orphans)], ljspeech=[str(lj), str(again)],
         hub=[{"dataset": str(tmp / "hubdata"), "text_column": "sentence"}])
     return tmp, specs
 
@@ -67,7 +76,7 @@ def prepared(inputs, tiny_base_dir):
 def test_every_input_is_accounted_for(prepared, inputs):
     report = prepared.report
     by_source = {s["name"]: s for s in report["sources"]}
-    assert set(by_source) == {"lecture", "broken", "talk", "reader", "hubdata"}
+    assert set(by_source) == {"lecture", "broken", "talk", "reader", "again", "hubdata"}
     assert by_source["broken"]["status"] == "failed" and "broken.mp4" in by_source["broken"]["error"]
     assert by_source["talk"]["status"] == "failed" and "no subtitles" in by_source["talk"]["error"]
     lecture = [e for e in report["inputs"] if e["source"] == "lecture"]
@@ -80,10 +89,18 @@ def test_every_input_is_accounted_for(prepared, inputs):
     assert reader[4]["reason"] == "missing_audio"
     assert reader[5]["reason"] == "duplicate" and reader[0]["segments"][0] in reader[5]["detail"]
     assert reader[6]["reason"] == "malformed_row"
-    assert report["totals"]["inputs"] == 11 + 7 + 1
-    assert report["totals"]["dropped_by_reason"] == {"duplicate": 1, "malformed_row": 1, "missing_audio": 1,
+    # the dataset's clip is the same recording as the re-encoded, re-cut copy found before it; another reading
+    # of the sentence is not a copy
+    again = {e["index"]: e for e in report["inputs"] if e["source"] == "again"}
+    assert again[0]["fate"] == again[1]["fate"] == "kept"
+    (hub,) = [e for e in report["inputs"] if e["source"] == "hubdata"]
+    assert hub["reason"] == "duplicate" and hub["detail"].startswith(f"a copy of {again[0]['segments'][0]} (")
+    assert float(hub["detail"].split("fingerprints ")[1].split()[0]) >= 0.95
+    assert report["totals"]["inputs"] == 11 + 7 + 2 + 1
+    assert report["totals"]["dropped_by_reason"] == {"duplicate": 2, "malformed_row": 1, "missing_audio": 1,
                                                      "sound_description_only": 1}
-    assert report["totals"]["segments"] == 10 + 4 + 1
+    assert report["totals"]["segments"] == 10 + 4 + 2
+    assert report["totals"]["duplicate_segments"] == 2
     saved = json.loads((prepared.output_dir / "prepare_report.json").read_text(encoding="utf-8"))
     assert saved["totals"] == report["totals"]
 
@@ -94,7 +111,7 @@ def test_dataset_columns_texts_and_features(prepared):
     dataset = load_from_disk(str(prepared.output_dir))
     assert set(dataset) == {"train", "validation", "test"}
     rows = [row for split in dataset.values() for row in split]
-    assert len(rows) == 15
+    assert len(rows) == 16
     assert isinstance(dataset["train"].features["audio"], Audio)
     for row in rows:
         assert abs(len(row["speech_tokens"]) - 25 * row["duration"]) <= 1, row["id"]
@@ -185,9 +202,16 @@ def test_command_line_errors_are_one_line(tmp_path):
 
 
 def test_two_processes_make_the_same_dataset_as_one(tmp_path, tiny_base_dir):
-    """`accelerate launch` with 2 CPU processes: each takes a share of the sources, rank 0 merges."""
+    """`accelerate launch` with 2 CPU processes: each takes a share of the sources, rank 0 merges (and finds the
+    copy of a clip that the other process read)."""
+    copies = tmp_path / "copies"
+    (copies / "wavs").mkdir(parents=True)
+    audio, rate = sf.read(DEMO / "ljspeech" / "wavs" / "demo_001.wav", dtype="float32")
+    sf.write(copies / "wavs" / "quieter.wav", 0.5 * audio[rate // 10:], rate)  # re-cut, quieter: not identical
+    first = (DEMO / "ljspeech" / "metadata.csv").read_text(encoding="utf-8").splitlines()[0]
+    (copies / "metadata.csv").write_text("quieter|" + first.split("|", 1)[1] + "\n", encoding="utf-8")
     args = ["--srt", str(DEMO / "lecture.webm"), str(DEMO / "lecture.srt"), "--ljspeech", str(DEMO / "ljspeech"),
-            "--base-model", str(tiny_base_dir), "--validation-size", "1", "--test-size", "1"]
+            "--ljspeech", str(copies), "--base-model", str(tiny_base_dir), "--validation-size", "1", "--test-size", "1"]
     env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     one = subprocess.run([sys.executable, str(ROOT / "prepare_dataset.py"), "--output", str(tmp_path / "one"),
                           *args], capture_output=True, text=True, timeout=600, env=env)
@@ -209,6 +233,8 @@ def test_two_processes_make_the_same_dataset_as_one(tmp_path, tiny_base_dir):
     report_b = json.loads((tmp_path / "two" / "prepare_report.json").read_text())
     assert report_a == report_b
     assert not (tmp_path / "two" / ".shards").exists()
+    (copy,) = [e for e in report_a["inputs"] if e["source"] == "copies"]
+    assert copy["reason"] == "duplicate" and copy["detail"].startswith("a copy of ljspeech-00000 (")
 
 
 def _load_cli():

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -6,8 +8,11 @@ from amharic_tts.data.segment import (
     SegmentConfig,
     energy_speech_regions,
     ethiopic_share,
+    fingerprint_similarity,
+    loudness_fingerprint,
     segment_recording,
 )
+from amharic_tts.data.media import load_audio
 
 SR = 16000
 WORDS = "ሰላም ነው አዲስ አበባ ትልቅ ከተማ ናት ዛሬ ጥሩ ቀን"
@@ -138,3 +143,47 @@ def test_silero_finds_real_speech_edges():
     voice_start = regions[0][0]
     segments, _ = segment_recording([cue(0, voice_start + 0.3, regions[-1][1], 8)], padded, SegmentConfig())
     assert segments and segments[0].start < voice_start and segments[0].edges_moved
+
+
+MEDIA = Path(__file__).parent / "media"
+DEMO_WAVS = Path(__file__).resolve().parents[2] / "samples" / "demo" / "ljspeech" / "wavs"
+
+
+@pytest.fixture(scope="module")
+def reference_fingerprint():
+    return loudness_fingerprint(load_audio(str(MEDIA / "speech.wav")))
+
+
+@pytest.mark.parametrize("name", ["speech.mp3", "speech.opus", "speech.m4a", "speech.mkv", "speech_8k_u8.wav",
+                                  "speech_stereo_44k.flac"])
+def test_copies_of_a_recording_have_alike_loudness_fingerprints(name, reference_fingerprint):
+    """The same espeak-ng recording re-encoded (mp3, opus, aac, 8 kHz 8-bit ...), re-cut by a few milliseconds to
+    a quarter second at either end (cut points off the 10 ms frame grid) and made quieter."""
+    copy = load_audio(str(MEDIA / name))
+    for start, end in [(0, 0), (80, 0), (1680, 800), (4000, 3000)]:
+        cut = loudness_fingerprint(0.3 * copy[start:len(copy) - end])
+        assert fingerprint_similarity(reference_fingerprint, cut) >= 0.95, (start, end)
+        assert fingerprint_similarity(cut, reference_fingerprint) == pytest.approx(
+            fingerprint_similarity(reference_fingerprint, cut))
+
+
+def test_a_noisier_copy_is_a_copy(reference_fingerprint):
+    """20 dB SNR: the floor 30 dB under each band's peak keeps the added noise out of the silences."""
+    copy = load_audio(str(MEDIA / "speech.opus"))
+    noise = np.random.default_rng(0).normal(0, np.sqrt(np.mean(copy ** 2)) / 10, len(copy)).astype(np.float32)
+    assert fingerprint_similarity(reference_fingerprint, loudness_fingerprint(copy + noise)) >= 0.95
+
+
+def test_another_reading_or_sentence_is_not_a_copy(reference_fingerprint):
+    assert fingerprint_similarity(reference_fingerprint, reference_fingerprint) == pytest.approx(1.0)
+    retake = loudness_fingerprint(load_audio(str(MEDIA / "speech_retake.opus")))  # same text, slower, higher
+    assert fingerprint_similarity(reference_fingerprint, retake) < 0.7
+    other = loudness_fingerprint(load_audio(str(DEMO_WAVS / "demo_003.wav")))
+    assert fingerprint_similarity(reference_fingerprint, other) < 0.5
+    # shifts are searched up to half a second only: the copy after 0.6 s of silence is not aligned with it
+    delayed = np.concatenate([np.zeros(9600, np.float32), load_audio(str(MEDIA / "speech.wav"))])
+    assert fingerprint_similarity(reference_fingerprint, loudness_fingerprint(delayed)) < 0.95
+    assert fingerprint_similarity(reference_fingerprint, loudness_fingerprint(delayed), max_shift=1.0) >= 0.95
+    silence = loudness_fingerprint(np.zeros(16000, np.float32))
+    assert silence.shape == (1 + (16000 - 640) // 160, 4) and fingerprint_similarity(reference_fingerprint, silence) == 0.0
+    assert fingerprint_similarity(reference_fingerprint, loudness_fingerprint(np.zeros(10, np.float32))) == -1.0

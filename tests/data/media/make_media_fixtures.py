@@ -19,6 +19,7 @@ needs ``espeak-ng``::
 | speech.mp4                | mp4        | aac 44100 Hz mono 48 kb/s           | h264 64x64 5fps  |
 | speech.mov                | mov        | aac 16000 Hz mono 32 kb/s           | mpeg4 64x64 5fps |
 | video_only.mp4            | mp4        | -                                   | h264 64x64 5fps  |
+| speech_retake.opus        | ogg        | another reading of the text (espeak -s 165 -p 65), libopus 32 kb/s |
 | late_audio.mkv            | matroska   | libopus 48000 Hz mono, starts 0.5 s after the video  | mpeg4 |
 | truncated.mp3             | mp3        | the first 60 % of speech.mp3 (its header still says 3.2 s)        |
 | glitch.m4a                | mp4 (ipod) | speech.m4a with 400 random bytes inside its audio data            |
@@ -161,6 +162,9 @@ def main(out_dir: Path = HERE) -> None:
     encode(out_dir / "speech.mp4", x, r, codec="aac", codec_rate=44100, bit_rate=48_000, video_codec="libx264")
     encode(out_dir / "speech.mov", x, r, codec="aac", codec_rate=16000, bit_rate=32_000, video_codec="mpeg4")
     encode(out_dir / "video_only.mp4", x, r, codec=None, video_codec="libx264")
+    retake = espeak(TEXT, extra=("-s", "165", "-p", "65"))  # slower and higher: not a copy of speech.wav
+    encode(out_dir / "speech_retake.opus", retake, r, codec="libopus", codec_rate=48000, bit_rate=32_000,
+           container_format="ogg")
     encode(
         out_dir / "late_audio.mkv",
         x,

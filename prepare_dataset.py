@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     from amharic_tts.cli import UserError, load_yaml, run_cli
 
     def run() -> int:
-        from amharic_tts.data.prepare import PrepareConfig, prepare_dataset, summarize
+        from amharic_tts.data.prepare import REPORT_FILE, PrepareConfig, prepare_dataset, summarize
         from amharic_tts.data.sources import collect_sources
         from amharic_tts.model.base import DEFAULT_BASE
 
@@ -85,10 +85,13 @@ def main(argv=None) -> int:
         if not PartialState().is_main_process:  # already initialised by prepare_dataset
             return 0
         print(summarize(result.report))
-        report_file = result.output_dir / "prepare_report.json"
-        print(f"wrote {result.output_dir} (report: {report_file})")
+        report_file = result.report_file
         if result.report["totals"]["segments"] == 0:  # the report's first warning says why
+            if report_file.name != REPORT_FILE:
+                raise UserError(f"{result.report['warnings'][0]}; the dataset already in {result.output_dir} is "
+                                f"left as it was; see {report_file}")
             raise UserError(f"{result.report['warnings'][0]}; see {report_file}")
+        print(f"wrote {result.output_dir} (report: {report_file})")
         if args.push_to_hub:
             push(result, config, base_model)
         return 0

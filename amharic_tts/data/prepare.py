@@ -38,6 +38,7 @@ from amharic_tts.text.normalize import NormalizerConfig, normalize
 logger = logging.getLogger(__name__)
 
 REPORT_FILE = "prepare_report.json"
+FAILED_REPORT_FILE = "prepare_report.failed.json"  # a run that kept nothing, next to an earlier dataset it left
 SPLITS = ("train", "validation", "test")
 MAX_COPY_COMPARISONS = 256  # a segment is compared with at most this many earlier ones of its text (nearest length)
 _CODE_MODULES = ("segment", "sources", "srt", "media", "features", "prepare")
@@ -423,6 +424,10 @@ def build_report(meta: list[dict], duplicates: dict[str, str], split_of: dict[st
 class PrepareResult:
     output_dir: Path
     report: dict
+    report_file: Path | None = None  # where the report was written
+
+    def __post_init__(self):
+        self.report_file = self.report_file or self.output_dir / REPORT_FILE
 
 
 def prepare_dataset(
@@ -482,7 +487,11 @@ def prepare_dataset(
         result = _finish(all_rows, all_segments, output_dir, config)
         shutil.rmtree(shard_dir, ignore_errors=True)
     state.wait_for_everyone()
-    return result or PrepareResult(output_dir, json.loads((output_dir / REPORT_FILE).read_text(encoding="utf-8")))
+    if result is None:  # the other processes read what rank 0 wrote
+        report_file = output_dir / FAILED_REPORT_FILE
+        report_file = report_file if report_file.exists() else output_dir / REPORT_FILE
+        result = PrepareResult(output_dir, json.loads(report_file.read_text(encoding="utf-8")), report_file)
+    return result
 
 
 def _unique_segments(rows, config: PrepareConfig):
@@ -551,9 +560,14 @@ def _finish(rows, segments, output_dir: Path, config: PrepareConfig) -> PrepareR
         for split in SPLITS
     })
     output_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+    if not durations and (output_dir / "dataset_dict.json").exists():  # never replace a dataset with nothing
+        (output_dir / FAILED_REPORT_FILE).write_text(text, encoding="utf-8")
+        return PrepareResult(output_dir, report, output_dir / FAILED_REPORT_FILE)
     # datasets 5 divides by zero estimating the size of an empty split with an Audio column: name its shards
     dataset.save_to_disk(str(output_dir), num_shards={k: 1 for k, split in dataset.items() if len(split) == 0})
-    (output_dir / REPORT_FILE).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (output_dir / REPORT_FILE).write_text(text, encoding="utf-8")
+    (output_dir / FAILED_REPORT_FILE).unlink(missing_ok=True)
     return PrepareResult(output_dir, report)
 
 

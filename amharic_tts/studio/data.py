@@ -138,6 +138,9 @@ def prepare(ws: Workspace, specs, name: str | None, config):
     try:
         result = prepare_dataset(specs, staging, config, base_model=ws.base_model)
         if final.exists():
+            if result.report["totals"]["segments"] == 0:
+                raise StudioError(f"{result.report['warnings'][0]}: the dataset {ws.label(final)} is left as it "
+                                  "was (give another name to see this run's report)")
             shutil.rmtree(final)
         staging.rename(final)
     finally:

@@ -322,6 +322,29 @@ def test_command_line_fails_when_no_segment_is_kept(tmp_path, tiny_base_dir, cap
     assert "WARNING: no segments were kept" in out.out
 
 
+def test_a_run_that_keeps_nothing_leaves_an_earlier_dataset_as_it_was(tmp_path, tiny_base_dir, capsys):
+    from datasets import load_from_disk
+
+    out = tmp_path / "o"
+    assert _load_cli().main(["--output", str(out), "--ljspeech", str(DEMO / "ljspeech"), "--base-model",
+                             str(tiny_base_dir), "--validation-size", "0", "--test-size", "0"]) == 0
+    before = (out / "prepare_report.json").read_text(encoding="utf-8")
+    capsys.readouterr()
+    code = _load_cli().main(["--output", str(out), "--srt", str(tmp_path / "missing.mp4"),
+                             str(tmp_path / "missing.srt"), "--base-model", str(tiny_base_dir)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no segments were kept (1 of 1 source failed)" in err
+    assert f"the dataset already in {out} is left as it was" in err and "prepare_report.failed.json" in err
+    assert len(load_from_disk(str(out))["train"]) == 4
+    assert (out / "prepare_report.json").read_text(encoding="utf-8") == before
+    failed = json.loads((out / "prepare_report.failed.json").read_text(encoding="utf-8"))
+    assert failed["totals"]["segments"] == 0 and failed["sources"][0]["status"] == "failed"
+    # a later run that keeps something replaces the dataset and removes the failed run's report
+    assert _load_cli().main(["--output", str(out), "--ljspeech", str(DEMO / "ljspeech"), "--base-model",
+                             str(tiny_base_dir), "--validation-size", "1", "--test-size", "0"]) == 0
+    assert len(load_from_disk(str(out))["train"]) == 3 and not (out / "prepare_report.failed.json").exists()
+
+
 def test_push_to_hub_is_checked_before_preparing(tmp_path, tiny_base_dir, monkeypatch, capsys):
     """HF_HUB_OFFLINE (set for the tests) or no token: a clear error at once, nothing prepared."""
     import huggingface_hub

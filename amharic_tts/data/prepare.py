@@ -62,7 +62,7 @@ class PrepareConfig:
     @classmethod
     def from_dict(cls, data: dict | None) -> "PrepareConfig":
         data = dict(data or {})
-        segment = SegmentConfig(**data.pop("segment", {}) or {})
+        segment = _segment_config(data.pop("segment", None) or {})
         normalizer = NormalizerConfig.from_dict(data.pop("normalizer", None))
         unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
@@ -71,6 +71,33 @@ class PrepareConfig:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "normalizer": self.normalizer.to_dict()}
+
+
+VAD_METHODS = ("silero", "energy")
+
+
+def _segment_config(settings) -> SegmentConfig:
+    """The ``segment`` section checked: known names, numbers where numbers go, a known detector, sane limits."""
+    if not isinstance(settings, dict):
+        raise ValueError(f"segment settings must be a mapping of names to values, not {settings!r}")
+    known = SegmentConfig.__dataclass_fields__
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise ValueError(f"unknown segment settings: {', '.join(unknown)} (known: {', '.join(known)})")
+    defaults = SegmentConfig()
+    for name, value in settings.items():
+        default = getattr(defaults, name)
+        if isinstance(default, bool) and not isinstance(value, bool) or \
+                isinstance(default, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"segment setting {name} must be a {type(default).__name__}, got {value!r}")
+    config = SegmentConfig(**settings)
+    if config.vad not in VAD_METHODS:
+        raise ValueError(f"segment setting vad must be one of {', '.join(VAD_METHODS)}, got {config.vad!r}")
+    for low, high in (("min_duration", "max_duration"), ("min_cps", "max_cps")):
+        if not 0 <= getattr(config, low) < getattr(config, high):
+            raise ValueError(f"segment setting {low} ({getattr(config, low)}) must be at least 0 and below {high} "
+                             f"({getattr(config, high)})")
+    return config
 
 
 def _row_features():

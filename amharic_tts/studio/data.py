@@ -114,15 +114,11 @@ def prepare_config(limits: dict | None = None, *, validation_size: float = 0.05,
     from amharic_tts.data.prepare import PrepareConfig
 
     limits = {k: v for k, v in (limits or {}).items() if v is not None}
-    for low, high in (("min_duration", "max_duration"), ("min_cps", "max_cps")):
-        if low in limits and high in limits and float(limits[low]) >= float(limits[high]):
-            raise StudioError(f"{low.replace('_', ' ')} ({limits[low]}) must be below {high.replace('_', ' ')} "
-                              f"({limits[high]})")
     try:
         return PrepareConfig.from_dict({"segment": limits, "validation_size": validation_size,
                                         "test_size": test_size, "seed": int(seed)})
-    except TypeError as err:
-        raise StudioError(f"unknown segment setting: {err}") from err
+    except ValueError as err:
+        raise StudioError(str(err)) from err
 
 
 # ----------------------------------------------------------------------------------------------- preparing

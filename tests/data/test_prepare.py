@@ -201,6 +201,24 @@ def test_command_line_errors_are_one_line(tmp_path):
     assert done.returncode == 2 and "error: no sources" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("settings, message", [
+    ("segment:\n  max_duraton: 12\n", "unknown segment settings: max_duraton (known: min_duration, max_duration"),
+    ("segment:\n  vad: webrtc\n", "segment setting vad must be one of silero, energy, got 'webrtc'"),
+    ("segment:\n  max_duration: twenty\n", "segment setting max_duration must be a float, got 'twenty'"),
+    ("segment:\n  refine_edges: 1\n", "segment setting refine_edges must be a bool, got 1"),
+    ("segment:\n  min_cps: 30\n", "segment setting min_cps (30) must be at least 0 and below max_cps (25.0)"),
+    ("segment: [1, 2]\n", "segment settings must be a mapping"),
+    ("validaton_size: 3\n", "unknown data settings: validaton_size"),
+])
+def test_bad_settings_in_a_data_config_are_one_line_errors(tmp_path, settings, message, capsys):
+    (tmp_path / "bad.yaml").write_text(settings, encoding="utf-8")
+    code = _load_cli().main(["--output", str(tmp_path / "o"), "--ljspeech", str(DEMO / "ljspeech"),
+                             "--config", str(tmp_path / "bad.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()
+
+
 def test_two_processes_make_the_same_dataset_as_one(tmp_path, tiny_base_dir):
     """`accelerate launch` with 2 CPU processes: each takes a share of the sources, rank 0 merges (and finds the
     copy of a clip that the other process read)."""

@@ -108,8 +108,10 @@ def test_a_source_that_fails_is_reported_with_its_reason(ws):
 
 
 def test_limits_and_inputs_are_checked_with_readable_messages(ws, tmp_path):
-    with pytest.raises(StudioError, match=r"min duration \(5\) must be below max duration \(2\)"):
+    with pytest.raises(StudioError, match=r"min_duration \(5\) must be at least 0 and below max_duration \(2\)"):
         studio_data.prepare_config({"min_duration": 5, "max_duration": 2})
+    with pytest.raises(StudioError, match="vad must be one of silero, energy, got 'webrtc'"):
+        studio_data.prepare_config({"vad": "webrtc"})
     with pytest.raises(StudioError, match="Nothing to prepare"):
         studio_data.gather_sources(ws)
     with pytest.raises(StudioError, match="does not exist on this machine"):

@@ -1,28 +1,53 @@
 """Cut a recording into training segments by subtitle cue, refine the cut points, filter with reasons.
 
-Steps for one recording (16 kHz mono), each recorded in the fate of every cue it touches:
+Steps for one recording (16 kHz mono), each recorded in the fate of every cue it touches. Speech and pauses are
+found by voice activity detection (silero-vad, or an energy detector); a *pause* is the silence between two
+speech regions.
 
 1. Unusable cues keep the problem the subtitle parser found (``malformed_timestamp``, ``empty_text`` ...); cues
    that start past the end of the media are ``past_end_of_media``; cues running past the end are clipped.
-2. Overlapping cues are joined into one group (their texts in order): two speakers at once, or sloppy timings;
-   very short neighbours (under ``min_duration``) closer than ``merge_gap`` are joined while the group stays
+2. Overlapping cues are joined into one group (their texts in order): two speakers at once, a cue inside
+   another. A small overlap (at most ``max_sloppy_overlap``, 0.3 s, and under ``max_sloppy_share``, half, of the
+   shorter cue) is sloppy timing instead: the cues stay apart, cut at the middle of the pause nearest the overlap
+   (its nearer end within ``max_edge_shift`` of the overlap), or at the middle of the overlap if none is near.
+   Very short neighbours (under ``min_duration``) closer than ``merge_gap`` are joined while the group stays
    under ``max_duration``.
-3. A group longer than ``max_duration`` is split at sentence/clause boundaries of its text, with time shared by
-   character count and each cut moved to the nearest pause; if a piece is still too long, or no pause lies near a
-   cut, the group is dropped as ``too_long``.
-4. Edges get ``padding`` and are then moved to the nearest pause found by voice activity detection (silero-vad,
-   or an energy detector): a start inside speech moves back to where that speech begins, a start in a long
-   silence moves forward to just before speech, the same for ends. Moves are limited to ``max_edge_shift``;
-   the segment records whether and how far its edges moved.
-5. Filters, each with a reason code: ``too_short`` / ``too_long`` (duration), ``cps_too_low`` /
+3. A group longer than ``max_duration`` (a whole clip: its speech) is split at sentence/clause boundaries of its
+   text. A boundary's time is estimated by character count; it is usable where a pause contains that estimate or
+   lies within 1 s of it, and the cut goes in the middle of that pause. The group is cut at every usable boundary
+   (sentence-sized pieces) except where a piece would be shorter than ``min_duration`` (it stays joined to its
+   neighbour, unless that makes a piece too long); if a piece is still too long, the group is dropped as
+   ``too_long``. A piece's cues are those its text came from, and its raw text theirs (each piece of a single cue
+   gets that whole cue's raw text). A cue is kept if a piece with its text is; a dropped piece is named in the
+   fate detail of its cues (``piece 3 of 3 dropped: too_short``).
+4. Neighbours limit each other: between two groups, the middle of the pause nearest the gap between them
+   (its nearer end within ``max_edge_shift`` of the gap), or else the middle of the gap, is a limit neither
+   crosses, so segments never overlap. A cut (step 2 or 3) is such a limit and the edge of both sides.
+5. Edges get ``padding`` (not at a cut) and then move to the nearest pause, within the limits:
+   - an edge inside speech moves to the nearer end of that speech if it is within ``max_edge_shift``: a start
+     back to just before that speech begins (unless it begins before the limit: it belongs to the cue before),
+     or forward past its end to just before the next speech (the tail of the utterance before); an end the same,
+     mirrored;
+   - a start in silence moves forward to just before the next speech if that is within ``max_edge_shift``, an end
+     back to just after the speech before; at a cut the edge always moves to its speech (the pause is silence);
+   - a cue that covers the whole recording (LJSpeech and Hub clips: one cue from 0 to the end) is trimmed to its
+     detected speech without the ``max_edge_shift`` limit: there is no neighbouring speech to mistake (when it is
+     split, its first piece's start and its last piece's end).
+   Moved edges keep ``edge_margin`` of silence before and after the speech. The segment records whether and how
+   far its edges moved from the padded cue times.
+6. Filters, each with a reason code: ``too_short`` / ``too_long`` (duration), ``cps_too_low`` /
    ``cps_too_high`` (characters per second: the subtitle does not match the speech), ``not_amharic`` (share of
    Ethiopic letters), ``clipped``, ``silent`` (level or no detected speech); duplicates are found across the
    whole dataset later.
+
+A constant offset of all subtitles (e.g. everything 2 s late) is not detected: edges move at most
+``max_edge_shift``.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -37,11 +62,16 @@ class SegmentConfig:
 
     min_duration: float = 1.0
     max_duration: float = 20.0
-    padding: float = 0.1
+    padding: float = 0.1  # added to each cue edge that is not a cut shared with a neighbour
     merge_gap: float = 0.5
+    # consecutive cues overlapping by at most this many seconds, and by less than max_sloppy_share of the shorter
+    # one, are sloppy timing (subtitle tools often end a cue 40-100 ms after the next begins), not two voices at
+    # once: they stay apart, parted in the pause nearest the overlap. A cue inside another one always joins it.
+    max_sloppy_overlap: float = 0.3
+    max_sloppy_share: float = 0.5
     refine_edges: bool = True
     vad: str = "silero"  # or "energy"
-    max_edge_shift: float = 0.5
+    max_edge_shift: float = 0.5  # how far from a speech boundary an edge may be and still move to it
     edge_margin: float = 0.08  # silence kept between a moved edge and the speech
     min_cps: float = 2.0
     max_cps: float = 25.0
@@ -49,6 +79,9 @@ class SegmentConfig:
     max_clipped_share: float = 0.001
     min_rms_dbfs: float = -50.0
     min_speech_share: float = 0.1
+
+
+WHOLE_TOLERANCE = 0.01  # seconds: a cue from within this of the start to this of the end covers the whole recording
 
 
 @dataclass
@@ -146,36 +179,78 @@ def speech_regions(audio: np.ndarray, method: str = "silero", sample_rate: int =
 # --------------------------------------------------------------------------------------------- edges
 
 
-def _refine_start(t: float, regions: Sequence[tuple[float, float]], cfg: SegmentConfig, lower: float) -> float:
-    for s, e in regions:
-        if s < t < e:  # the cut falls inside speech: back to where it begins
-            return max(s - cfg.edge_margin, lower) if t - s <= cfg.max_edge_shift else t
-    following = [s for s, _ in regions if s >= t]
-    if following and following[0] - t <= cfg.max_edge_shift + cfg.edge_margin:
-        return max(following[0] - cfg.edge_margin, t)  # silence before speech: move up to just before it
-    return t
+def _pauses(regions: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The silences between consecutive speech regions."""
+    return [(a_end, b_start) for (_, a_end), (b_start, _) in zip(regions, regions[1:]) if b_start > a_end]
 
 
-def _refine_end(t: float, regions: Sequence[tuple[float, float]], cfg: SegmentConfig, upper: float) -> float:
-    for s, e in regions:
-        if s < t < e:  # the cut falls inside speech: on to where it ends
-            return min(e + cfg.edge_margin, upper) if e - t <= cfg.max_edge_shift else t
-    preceding = [e for _, e in regions if e <= t]
-    if preceding and t - preceding[-1] <= cfg.max_edge_shift + cfg.edge_margin:
-        return min(preceding[-1] + cfg.edge_margin, t)
-    return t
+def _speech_at(t: float, regions: Sequence[tuple[float, float]]) -> int | None:
+    """Position of the speech region that ``t`` falls strictly inside, or None (``t`` is in silence)."""
+    for i, (s, e) in enumerate(regions):
+        if s < t < e:
+            return i
+    return None
 
 
 def nearest_pause(t: float, regions: Sequence[tuple[float, float]], window: float) -> float | None:
-    """The middle of the pause (gap between speech regions) nearest to ``t`` within ``window`` seconds."""
-    gaps = [(a_end + b_start) / 2 for (_, a_end), (b_start, _) in zip(regions, regions[1:])]
-    if not regions:
-        return None
-    candidates = [g for g in gaps if abs(g - t) <= window]
-    inside = any(s < t < e for s, e in regions)
+    """The middle of the pause (gap between two speech regions) that contains ``t``, or else of the pause whose
+    nearer end is closest to ``t`` within ``window`` seconds; None if there is none. Silence before the first or
+    after the last region is no pause: it is not bounded by speech on both sides."""
+    best = None
+    for a, b in _pauses(regions):
+        distance = max(a - t, t - b, 0.0)  # 0 when t lies inside the pause
+        key = (distance, abs((a + b) / 2 - t))
+        if distance <= window and (best is None or key < best[0]):
+            best = (key, (a + b) / 2)
+    return best[1] if best else None
+
+
+def _refine_start(t: float, regions: Sequence[tuple[float, float]], cfg: SegmentConfig, lower: float,
+                  upper: float, *, cut: bool = False) -> float:
+    """Where a start edge at ``t`` goes (module docstring, step 5), never below ``lower`` nor above ``upper``.
+
+    Inside speech it moves to the nearer end of that speech if that is within ``max_edge_shift``: back to just
+    before where the speech begins (only if it begins at or after ``lower``: earlier speech belongs to the cue
+    before), or forward past where it ends, to just before the next speech. In silence it moves forward to just
+    before the next speech if that is within ``max_edge_shift``; at a cut (a pause chosen between two pieces) it
+    always does, as the whole pause is silence."""
+    inside = _speech_at(t, regions)
+    if inside is None:
+        following = next((s for s, _ in regions if s >= t), None)
+        if following is not None and (cut or following - t <= cfg.max_edge_shift + cfg.edge_margin):
+            t = max(following - cfg.edge_margin, t)
+        return min(max(t, lower), upper)
+    if cut:  # a cut with no pause near: the neighbour's piece starts here too, leave it
+        return t
+    s, e = regions[inside]
+    moves = []  # (distance to the speech boundary, new edge)
+    if s >= lower and t - s <= cfg.max_edge_shift:
+        moves.append((t - s, s - cfg.edge_margin))
+    if e - t <= cfg.max_edge_shift:
+        following = regions[inside + 1][0] if inside + 1 < len(regions) else None
+        if following is None or following - e > cfg.max_edge_shift + cfg.edge_margin:
+            moves.append((e - t, e + cfg.edge_margin))
+        else:
+            moves.append((e - t, max(following - cfg.edge_margin, (e + following) / 2)))
+    if moves:
+        t = min(moves)[1]
+    return min(max(t, lower), upper)
+
+
+def _refine_end(t: float, regions: Sequence[tuple[float, float]], cfg: SegmentConfig, lower: float,
+                upper: float, *, cut: bool = False) -> float:
+    """Where an end edge at ``t`` goes: :func:`_refine_start` mirrored in time."""
+    mirrored = [(-e, -s) for s, e in reversed(regions)]
+    return -_refine_start(-t, mirrored, cfg, -upper, -lower, cut=cut)
+
+
+def _trim_to_speech(start: float, end: float, regions: Sequence[tuple[float, float]],
+                    cfg: SegmentConfig) -> tuple[float, float] | None:
+    """``start``..``end`` narrowed to its detected speech plus ``edge_margin`` each side (None without speech)."""
+    inside = [(max(s, start), min(e, end)) for s, e in regions if e > start and s < end]
     if not inside:
-        candidates.append(t)
-    return min(candidates, key=lambda g: abs(g - t)) if candidates else None
+        return None
+    return max(start, inside[0][0] - cfg.edge_margin), min(end, inside[-1][1] + cfg.edge_margin)
 
 
 # --------------------------------------------------------------------------------------------- text checks
@@ -279,13 +354,23 @@ def fingerprint_similarity(a: np.ndarray, b: np.ndarray, *, max_shift: float = 0
 # --------------------------------------------------------------------------------------------- cutting
 
 
+def _sloppy_overlap(earlier: CueInput, later: CueInput, cfg: SegmentConfig) -> bool:
+    """Whether ``later`` overlaps ``earlier`` so little that it is sloppy timing rather than two voices at once."""
+    overlap = earlier.end - later.start
+    shorter = min(earlier.end - earlier.start, later.end - later.start)
+    return 0 < overlap <= cfg.max_sloppy_overlap and overlap < cfg.max_sloppy_share * shorter
+
+
 def _group_cues(cues: list[CueInput], cfg: SegmentConfig) -> list[list[CueInput]]:
+    """Cues (sorted by start) in groups that become one segment each (module docstring, step 2). Consecutive
+    groups overlap only where the timing is sloppy."""
     groups: list[list[CueInput]] = []
     for cue in cues:
         if groups:
             last = groups[-1]
-            g_start, g_end = last[0].start, max(c.end for c in last)
-            overlaps = cue.start < g_end
+            latest = max(last, key=lambda c: c.end)
+            g_start, g_end = last[0].start, latest.end
+            overlaps = cue.start < g_end and not _sloppy_overlap(latest, cue, cfg)
             short = (g_end - g_start) < cfg.min_duration or (cue.end - cue.start) < cfg.min_duration
             close = cue.start - g_end <= cfg.merge_gap
             fits = max(g_end, cue.end) - g_start <= cfg.max_duration
@@ -296,31 +381,80 @@ def _group_cues(cues: list[CueInput], cfg: SegmentConfig) -> list[list[CueInput]
     return groups
 
 
+def _parting(earlier: tuple[float, float], later: tuple[float, float], regions, cfg: SegmentConfig) -> float:
+    """Where two consecutive groups (``(start, end)`` spans) part: the middle of the pause nearest to the gap or
+    overlap between them (with its nearer end within ``max_edge_shift`` of it, and inside both spans), else the
+    middle of the gap or overlap."""
+    between = (earlier[1] + later[0]) / 2
+    pause = nearest_pause(between, regions, window=cfg.max_edge_shift + abs(later[0] - earlier[1]) / 2)
+    return pause if pause is not None and earlier[0] < pause < later[1] else between
+
+
 def _split_long(start: float, end: float, text: str, regions, cfg: SegmentConfig,
-                split_text: Callable[[str, int], list[str]]) -> list[tuple[float, float, str]] | None:
-    """Pieces of a too-long group cut at text boundaries and pauses, or None if it cannot be done safely."""
+                split_text: Callable[[str, int], list[str]]) -> tuple[list[str], list[tuple]] | None:
+    """A too-long group cut at text boundaries, each cut in the middle of a pause: the parts of the text, and the
+    pieces as ``(start, end, first part, end part)`` (neighbours share their cut); None if it cannot be done
+    safely (a stretch between usable cuts is still too long).
+
+    A boundary is usable where a pause lies within 1 s of its time estimated by character count. The group is cut
+    at each usable boundary (sentence-sized pieces), except where a piece before or after it would be shorter than
+    ``min_duration`` (it joins its neighbour) and that does not make a piece too long."""
     duration = end - start
     pieces_needed = int(np.ceil(duration / cfg.max_duration))
-    max_chars = max(1, int(np.ceil(len(text) / pieces_needed)))
-    parts = split_text(text, max_chars)
+    parts = split_text(text, max(1, int(np.ceil(len(text) / pieces_needed))))
     if len(parts) < 2:
         return None
-    total = sum(len(p) for p in parts)
-    out, cursor, chars = [], start, 0
-    for i, part in enumerate(parts):
+    total, chars, cuts = sum(len(p) for p in parts), 0, []  # (parts before the cut, time of the cut)
+    for n, part in enumerate(parts[:-1], 1):
         chars += len(part)
-        if i == len(parts) - 1:
-            cut = end
-        else:
-            estimate = start + duration * chars / total
-            cut = nearest_pause(estimate, regions, window=1.0)
-            if cut is None or cut <= cursor:
-                return None
-        out.append((cursor, cut, part))
-        cursor = cut
-    if any(e - s > cfg.max_duration for s, e, _ in out):
+        cut = nearest_pause(start + duration * chars / total, regions, window=1.0)
+        if cut is not None and start < cut < end and (not cuts or cut > cuts[-1][1]):
+            cuts.append((n, cut))
+    pieces, cursor, first = [], start, 0
+    for k, (n, cut) in enumerate(cuts):
+        following = cuts[k + 1][1] if k + 1 < len(cuts) else end
+        must = following - cursor > cfg.max_duration  # not cutting here makes this piece too long
+        if must or (cut - cursor >= cfg.min_duration and end - cut >= cfg.min_duration):
+            pieces.append((cursor, cut, first, n))
+            cursor, first = cut, n
+    pieces.append((cursor, end, first, len(parts)))
+    if len(pieces) < 2 or any(e - s > cfg.max_duration for s, e, _, _ in pieces):
         return None
-    return out
+    return parts, pieces
+
+
+def _part_cues(parts: Sequence[str], group: Sequence[CueInput]) -> list[set[int]]:
+    """Positions in ``group`` of the cues each part of the group's joined text came from (parts in order, as the
+    text splitter returns them); every cue for every part if the splitter changed the text."""
+    bounds, position = [], 0  # where each cue's text lies in the joined text
+    for c in group:
+        bounds.append((position, position + len(c.text)))
+        position += len(c.text) + 1
+    joined = " ".join(c.text for c in group)
+    owners, position = [], 0
+    for part in parts:
+        found = joined.find(part, position)
+        if found < 0:
+            return [set(range(len(group)))] * len(parts)
+        position = found + len(part)
+        owners.append({k for k, (a, b) in enumerate(bounds) if a < position and found < b})
+    return owners
+
+
+@dataclass
+class _Piece:
+    """A stretch of a recording to become one segment, with how far its edges may go."""
+
+    start: float
+    end: float
+    text: str
+    cues: list[CueInput]  # the cues its text came from
+    lower: float  # the start never goes below this: the end of the cues before, or a cut shared with them
+    upper: float  # the end never goes above this: the start of the cues after, or a cut shared with them
+    cut_start: bool = False  # the start is a cut shared with the piece before: not padded
+    cut_end: bool = False
+    open_start: bool = False  # the start of a whole clip (no speech of others around): trimmed to the speech
+    open_end: bool = False
 
 
 def segment_recording(
@@ -350,44 +484,77 @@ def segment_recording(
     usable.sort(key=lambda c: (c.start, c.index))
     regions = speech_regions(audio, cfg.vad, sample_rate) if usable else []  # edges and the silence filter
 
+    groups = _group_cues(usable, cfg)
+    spans = [(g[0].start, max(c.end for c in g)) for g in groups]
+    partings = [_parting(spans[k - 1], spans[k], regions, cfg) for k in range(1, len(groups))]
     segments: list[Segment] = []
-    for group in _group_cues(usable, cfg):
-        start, end = group[0].start, max(c.end for c in group)
+    for k, group in enumerate(groups):
+        start, end = spans[k]
+        # edges stay between the partings from the neighbours
+        lower = partings[k - 1] if k > 0 else 0.0
+        upper = partings[k] if k + 1 < len(groups) else media_end
+        # a sloppy overlap is cut at its parting: the edge is shared with the neighbour
+        cut_before = k > 0 and start < spans[k - 1][1]
+        cut_after = k + 1 < len(groups) and spans[k + 1][0] < end
+        start, end = (lower if cut_before else start), (upper if cut_after else end)
         text = " ".join(c.text for c in group)
-        raw = "\n".join(c.raw_text for c in group)
+        whole = len(groups) == 1 and start <= WHOLE_TOLERANCE and end >= media_end - WHOLE_TOLERANCE
+        # a whole clip is judged (and split) by its speech: its leading and trailing silence will go
+        speech = (_trim_to_speech(start, end, regions, cfg) if whole and cfg.refine_edges else None) or (start, end)
+        parts, split = [text], [(start, end, 0, 1)]
+        if speech[1] - speech[0] > cfg.max_duration:
+            found = _split_long(*speech, text, regions, cfg, split_text)
+            if found is None:
+                for c in group:
+                    fates[c.index].reason = "too_long"
+                continue
+            parts, split = found
+            split[0], split[-1] = (start, *split[0][1:]), (*split[-1][:1], end, *split[-1][2:])
+        owners = _part_cues(parts, group) if len(split) > 1 else [set(range(len(group)))]
+        last = len(split) - 1
+        pieces = [_Piece(s, e, " ".join(parts[a:b]), [group[j] for j in sorted(set().union(*owners[a:b]))],
+                         lower if n == 0 else s, upper if n == last else e,
+                         cut_start=n > 0 or cut_before, cut_end=n < last or cut_after,
+                         open_start=whole and n == 0, open_end=whole and n == last)
+                  for n, (s, e, a, b) in enumerate(split)]
+        produced: dict[int, list[int]] = defaultdict(list)  # cue index -> its segments
+        dropped: dict[int, list[tuple[int, str]]] = defaultdict(list)  # cue index -> (piece, reason)
+        for n, piece in enumerate(pieces):
+            seg = _finish(piece, audio, regions, cfg, sample_rate)
+            if isinstance(seg, Segment):
+                segments.append(seg)
+            for c in piece.cues:
+                if isinstance(seg, Segment):
+                    produced[c.index].append(len(segments) - 1)
+                else:
+                    dropped[c.index].append((n, seg))
         indices = [c.index for c in group]
-        pieces = [(start, end, text)]
-        if end - start > cfg.max_duration:
-            pieces = _split_long(start, end, text, regions, cfg, split_text)
-            if pieces is None:
-                for i in indices:
-                    fates[i].reason = "too_long"
-                continue
-        produced = []
-        for p_start, p_end, p_text in pieces:
-            seg = _finish(p_start, p_end, p_text, raw, indices, audio, regions, cfg, sample_rate, media_end)
-            if isinstance(seg, str):
-                for i in indices:
-                    fates[i].reason = fates[i].reason or seg
-                continue
-            segments.append(seg)
-            produced.append(len(segments) - 1)
         for i in indices:
-            if produced:
-                fates[i].kept, fates[i].reason, fates[i].segments = True, None, produced
+            fate = fates[i]
+            notes = [fate.detail] if fate.detail else []
+            if produced[i]:
+                fate.kept, fate.reason, fate.segments = True, None, produced[i]
+            else:
+                fate.reason = fate.reason or (dropped[i][0][1] if dropped[i] else "empty_text")  # no text in a piece
+            if len(pieces) > 1:
+                notes += [f"piece {n + 1} of {len(pieces)} dropped: {reason}" for n, reason in dropped[i]]
             if len(indices) > 1:
-                fates[i].detail = (fates[i].detail + "; " if fates[i].detail else "") + \
-                    f"joined with cues {[j for j in indices if j != i]}"
+                notes.append(f"joined with cues {[j for j in indices if j != i]}")
+            fate.detail = "; ".join(notes)
     return segments, [fates[c.index] for c in cues]
 
 
-def _finish(start, end, text, raw, indices, audio, regions, cfg: SegmentConfig, sample_rate, media_end):
+def _finish(piece: _Piece, audio, regions, cfg: SegmentConfig, sample_rate):
     """Pad, refine and filter one piece: a Segment, or the reason code it was dropped for."""
-    p_start, p_end = max(0.0, start - cfg.padding), min(media_end, end + cfg.padding)
+    p_start = piece.start if piece.cut_start else max(piece.lower, piece.start - cfg.padding)
+    p_end = piece.end if piece.cut_end else min(piece.upper, piece.end + cfg.padding)
     r_start, r_end = p_start, p_end
     if cfg.refine_edges and regions:
-        r_start = _refine_start(p_start, regions, cfg, 0.0)
-        r_end = _refine_end(p_end, regions, cfg, media_end)
+        r_start = _refine_start(p_start, regions, cfg, piece.lower, piece.upper, cut=piece.cut_start)
+        r_end = _refine_end(p_end, regions, cfg, piece.lower, piece.upper, cut=piece.cut_end)
+        trimmed = _trim_to_speech(piece.start, piece.end, regions, cfg) if piece.open_start or piece.open_end else None
+        if trimmed:
+            r_start, r_end = (trimmed[0] if piece.open_start else r_start), (trimmed[1] if piece.open_end else r_end)
         if r_end <= r_start:
             r_start, r_end = p_start, p_end
     duration = r_end - r_start
@@ -395,7 +562,7 @@ def _finish(start, end, text, raw, indices, audio, regions, cfg: SegmentConfig, 
         return "too_short"
     if duration > cfg.max_duration:
         return "too_long"
-    problem = text_problem(text, duration, cfg)
+    problem = text_problem(piece.text, duration, cfg)
     if problem:
         return problem
     clip = audio[int(round(r_start * sample_rate)): int(round(r_end * sample_rate))]
@@ -404,4 +571,5 @@ def _finish(start, end, text, raw, indices, audio, regions, cfg: SegmentConfig, 
     if problem:
         return problem
     moved = abs(r_start - p_start) > 1e-6 or abs(r_end - p_end) > 1e-6
-    return Segment(r_start, r_end, text, raw, list(indices), moved, r_start - p_start, r_end - p_end)
+    return Segment(r_start, r_end, piece.text, "\n".join(c.raw_text for c in piece.cues),
+                   [c.index for c in piece.cues], moved, r_start - p_start, r_end - p_end)

@@ -24,7 +24,7 @@ import logging
 import os
 import shutil
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -93,6 +93,12 @@ def _segment_config(settings) -> SegmentConfig:
     config = SegmentConfig(**settings)
     if config.vad not in VAD_METHODS:
         raise ValueError(f"segment setting vad must be one of {', '.join(VAD_METHODS)}, got {config.vad!r}")
+    for name, default in vars(defaults).items():  # times, rates and shares; a level in dBFS may be negative
+        value = getattr(config, name)
+        if isinstance(default, float) and not isinstance(default, bool) and name != "min_rms_dbfs" and \
+                not 0 <= value <= (1 if name.endswith("_share") else float("inf")):
+            raise ValueError(f"segment setting {name} must be "
+                             f"{'between 0 and 1' if name.endswith('_share') else 'at least 0'}, got {value!r}")
     for low, high in (("min_duration", "max_duration"), ("min_cps", "max_cps")):
         if not 0 <= getattr(config, low) < getattr(config, high):
             raise ValueError(f"segment setting {low} ({getattr(config, low)}) must be at least 0 and below {high} "
@@ -202,6 +208,8 @@ def _code_signature() -> str:
         digest.update(Path(importlib.import_module(f"amharic_tts.data.{name}").__file__).read_bytes())
     for name in ("normalize", "numbers"):
         digest.update(Path(importlib.import_module(f"amharic_tts.text.{name}").__file__).read_bytes())
+    for table in sorted((Path(importlib.import_module("amharic_tts.text").__file__).parent / "data").glob("*.tsv")):
+        digest.update(table.read_bytes())  # the normaliser's tables (homophones, abbreviations ...)
     return digest.hexdigest()[:20]
 
 
@@ -379,9 +387,11 @@ def assign_splits(groups: dict[str, int], validation_size: float, test_size: flo
 
 
 def build_report(meta: list[dict], duplicates: dict[str, str], split_of: dict[str, str],
-                 durations: dict[str, float], config: PrepareConfig, plan: SplitPlan | None = None) -> dict:
+                 durations: dict[str, float], config: PrepareConfig, plan: SplitPlan | None = None,
+                 specs: Sequence[SourceSpec] = ()) -> dict:
     """Every input with its fate, totals per source and overall, split sizes, how the splits were made and
-    warnings (an empty split that was asked for, no segments kept)."""
+    warnings (an empty split that was asked for, no segments kept). Each source names what it read under
+    ``spec`` (files, or the Hub dataset with the commit read)."""
     kept_ids = set(durations)
     inputs, sources = [], {}
     for row in sorted(meta, key=lambda r: r["order"]):
@@ -414,8 +424,11 @@ def build_report(meta: list[dict], duplicates: dict[str, str], split_of: dict[st
         source = sources[seg_id.rsplit("-", 1)[0]]
         source["segments"] += 1
         source["hours_kept"] += duration / 3600
+    origin = {spec.name: spec.to_dict() for spec in specs}
     for source in sources.values():
         source["dropped"] = dict(sorted(source["dropped"].items()))
+        if source["name"] in origin:
+            source["spec"] = {k: v for k, v in origin[source["name"]].items() if k not in ("kind", "name", "skipped")}
         source["hours_kept"] = round(source["hours_kept"], 4)
     by_reason = Counter(e["reason"] for e in inputs if e["fate"] == "dropped")
     split_sizes = Counter(split_of[s] for s in durations)
@@ -485,6 +498,11 @@ def prepare_dataset(
     state = PartialState(cpu=not torch.cuda.is_available() or str(device).startswith("cpu"))
     if device is None:
         device = f"cuda:{state.local_process_index}" if torch.cuda.is_available() else "cpu"
+    if state.num_processes > 1:  # each process looked up the Hub datasets' commits: all read those rank 0 found
+        from accelerate.utils import broadcast_object_list
+
+        revisions = broadcast_object_list([[spec.revision for spec in specs]])[0]
+        specs = [replace(spec, revision=revision) for spec, revision in zip(specs, revisions)]
     mine = list(range(len(specs)))[state.process_index::state.num_processes]
     rows_fp = segmentation_fingerprint([specs[i] for i in mine], config)
     rows = Dataset.from_generator(
@@ -498,7 +516,7 @@ def prepare_dataset(
     with_features = _add_features(segments, base_model=base_model, revision=revision, config=config,
                                   num_proc=num_proc, device=device, fingerprint=rows_fp)
     if state.num_processes == 1:
-        return _finish(rows, with_features, output_dir, config)
+        return _finish(rows, with_features, output_dir, config, specs)
     shard_dir = output_dir / ".shards"
     with_features.save_to_disk(str(shard_dir / f"segments-{state.process_index}"))
     rows.remove_columns("audio").save_to_disk(str(shard_dir / f"rows-{state.process_index}"))
@@ -511,7 +529,7 @@ def prepare_dataset(
                                          for r in range(state.num_processes)])
         all_segments = concatenate_datasets([load_from_disk(str(shard_dir / f"segments-{r}"))
                                              for r in range(state.num_processes)])
-        result = _finish(all_rows, all_segments, output_dir, config)
+        result = _finish(all_rows, all_segments, output_dir, config, specs)
         shutil.rmtree(shard_dir, ignore_errors=True)
     state.wait_for_everyone()
     if result is None:  # the other processes read what rank 0 wrote
@@ -557,7 +575,7 @@ def _add_features(segments, *, base_model, revision, config: PrepareConfig, num_
     )
 
 
-def _finish(rows, segments, output_dir: Path, config: PrepareConfig) -> PrepareResult:
+def _finish(rows, segments, output_dir: Path, config: PrepareConfig, specs: Sequence[SourceSpec]) -> PrepareResult:
     from datasets import Audio, DatasetDict
 
     meta = rows.select_columns([c for c in rows.column_names if c not in ("audio", "fingerprint")]).to_list()
@@ -578,7 +596,7 @@ def _finish(rows, segments, output_dir: Path, config: PrepareConfig) -> PrepareR
         split_of[row["id"]] = plan.segments[group][position[group]]
         position[group] += 1
     durations = {row["id"]: row["duration"] for row in seg_meta}
-    report = build_report(meta, duplicates, split_of, durations, config, plan)
+    report = build_report(meta, duplicates, split_of, durations, config, plan, specs)
 
     dataset = DatasetDict({
         split: segments.select([i for i, row in enumerate(seg_meta) if split_of[row["id"]] == split])

@@ -38,6 +38,7 @@ class SourceSpec:
     path: str | None = None  # ljspeech folder, or a dataset saved with save_to_disk
     dataset: str | None = None  # hub
     config_name: str | None = None
+    revision: str | None = None  # hub: the commit read (resolved when the run starts, so the cache notices pushes)
     split: str = "train"
     audio_column: str = "audio"
     text_column: str = "text"
@@ -142,10 +143,18 @@ def collect_sources(*, srt_pairs: Sequence[Sequence[str]] = (), srt_dirs: Sequen
             specs.append(SourceSpec("srt", _unique(folder.name or "srt_dir", taken), media=None,
                                     subtitles=str(folder)))
             continue
-        media = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in MEDIA_SUFFIXES}
+        by_stem: dict[str, list[Path]] = defaultdict(list)
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in MEDIA_SUFFIXES and path.is_file():
+                by_stem[path.stem].append(path)
+        # several media files of one stem (talk.mp4 and talk.wav): the largest, most likely the whole recording
+        media = {stem: max(paths, key=lambda p: (p.stat().st_size, p.name)) for stem, paths in by_stem.items()}
         chosen, skipped, orphans = pair_subtitles(
             list(media), [p for p in folder.iterdir() if p.suffix.lower() == ".srt" and p.is_file()])
         entries = [(stem, media[stem], chosen.get(stem), None) for stem in media]
+        entries += [(path.name, path, chosen.get(stem), f"{media[stem].name} has the same name and is larger; it was "
+                     f"{'paired with the subtitles' if chosen.get(stem) else 'used'} instead (rename one to use both)")
+                    for stem, paths in by_stem.items() for path in paths if path != media[stem]]
         entries += [(stem, None, path, None) for path, stem in orphans.items()]
         entries += [(path.name, media[stem], path, reason) for path, (stem, reason) in skipped.items()]
         for stem, media_path, subtitles, reason in sorted(entries, key=lambda e: (e[0], e[3] is not None)):
@@ -158,9 +167,28 @@ def collect_sources(*, srt_pairs: Sequence[Sequence[str]] = (), srt_dirs: Sequen
         dataset = str(options.pop("dataset"))
         local = Path(dataset).is_dir()
         name = _unique((Path(dataset).name if local else dataset.split("/")[-1]) or "hub", taken)
+        if not local and not options.get("revision"):
+            options["revision"] = hub_dataset_commit(dataset)
         specs.append(SourceSpec("hub", name, dataset=None if local else dataset, path=dataset if local else None,
                                 **options))
     return specs
+
+
+def hub_dataset_commit(repo_id: str) -> str | None:
+    """The current commit of a Hub dataset; offline, the one last fetched (the Hub cache's ``refs/main``, which
+    ``datasets`` reads offline too), so a cache made online is still used. None when neither can tell (loading
+    then says why)."""
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.file_download import repo_folder_name
+
+    if constants.HF_HUB_OFFLINE:
+        ref = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="dataset") / "refs" / "main"
+        commit = ref.read_text(encoding="utf-8").strip() if ref.is_file() else ""
+        return commit or None
+    try:
+        return HfApi().dataset_info(repo_id).sha
+    except Exception:  # network, auth, missing repo: load_dataset reports it for the source
+        return None
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -266,7 +294,7 @@ def _hub_recordings(spec: SourceSpec, normalize) -> Iterator[Recording]:
                     raise SourceError(f"{spec.path} has no split {spec.split!r} (it has {', '.join(data)})")
                 data = data[spec.split]
         else:
-            data = datasets.load_dataset(spec.dataset, spec.config_name, split=spec.split)
+            data = datasets.load_dataset(spec.dataset, spec.config_name, split=spec.split, revision=spec.revision)
     except SourceError:
         raise
     except Exception as err:
@@ -279,7 +307,7 @@ def _hub_recordings(spec: SourceSpec, normalize) -> Iterator[Recording]:
         data = data.cast_column(spec.audio_column, datasets.Audio(decode=False))
     for index, row in enumerate(data):
         raw = str(row[spec.text_column] or "")
-        speaker = str(row[spec.speaker_column]) if spec.speaker_column else (spec.speaker or spec.name)
+        speaker = _speaker_label(spec, row[spec.speaker_column] if spec.speaker_column else None)
         recording = _clip_recording(f"row {index}", speaker, index, raw, lambda item=row[spec.audio_column]:
                                     _decode_hub_audio(item))
         recording.cues = [_cue(c.index, c.start, c.end, raw, raw, c.problem, normalize, c.detail)
@@ -287,28 +315,53 @@ def _hub_recordings(spec: SourceSpec, normalize) -> Iterator[Recording]:
         yield recording
 
 
+def _speaker_label(spec: SourceSpec, value) -> str:
+    """A row's speaker: ``SOURCE/VALUE`` from the speaker column (so "7" of two datasets are two speakers), the
+    source's name for rows without one."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
+        return spec.speaker or spec.name
+    return f"{spec.name}/{str(value).strip()}"
+
+
 def _decode_hub_audio(item) -> np.ndarray:
-    """An ``Audio(decode=False)`` value ({"bytes", "path"}) or a path, as 16 kHz mono float32."""
+    """An ``Audio(decode=False)`` value ({"bytes", "path"}), a decoded one ({"array", "sampling_rate"}) or a path,
+    as 16 kHz mono float32."""
     import io
 
     import soundfile as sf
     import soxr
 
-    from amharic_tts.data.media import load_audio
+    from amharic_tts.data.media import MediaError, load_audio
 
+    def resampled(audio, rate):
+        audio = np.asarray(audio)
+        if np.issubdtype(audio.dtype, np.integer):  # PCM integers: full scale becomes 1.0 (uint8 is offset)
+            info = np.iinfo(audio.dtype)
+            audio = (audio - (int(info.max) + int(info.min) + 1) / 2) / ((int(info.max) - int(info.min) + 1) / 2)
+        audio = audio.astype(np.float32)
+        if audio.ndim == 2:  # (channels, samples) as datasets decodes, or (samples, channels) as soundfile reads
+            audio = audio.mean(axis=int(np.argmin(audio.shape)))
+        elif audio.ndim != 1:
+            raise MediaError(f"audio of shape {audio.shape} is neither mono nor (channels, samples)")
+        return soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32) if rate != SAMPLE_RATE else audio
+
+    if isinstance(item, dict) and item.get("array") is not None and item.get("sampling_rate"):
+        return resampled(item["array"], int(item["sampling_rate"]))
     if isinstance(item, dict) and item.get("bytes"):
         try:
             audio, rate = sf.read(io.BytesIO(item["bytes"]), dtype="float32", always_2d=True)
         except sf.LibsndfileError:  # mp3/opus/m4a bytes: let FFmpeg read them from a temporary file
             import tempfile
 
-            suffix = Path(item.get("path") or "audio.bin").suffix
-            with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+            name = item.get("path") or "the row's audio bytes"
+            with tempfile.NamedTemporaryFile(suffix=Path(item.get("path") or "audio.bin").suffix) as tmp:
                 tmp.write(item["bytes"])
                 tmp.flush()
-                return load_audio(tmp.name, SAMPLE_RATE)
-        audio = audio.mean(axis=1)
-        return soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32) if rate != SAMPLE_RATE else audio
+                try:
+                    return load_audio(tmp.name, SAMPLE_RATE)
+                except Exception as err:  # name the row's file, not the temporary one
+                    raise MediaError(str(err).replace(tmp.name, name)) from None
+        return resampled(audio, rate)
     path = item.get("path") if isinstance(item, dict) else item
     if not path:
         raise ValueError("the row has no audio")

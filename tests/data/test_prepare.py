@@ -79,6 +79,10 @@ def test_every_input_is_accounted_for(prepared, inputs):
     assert set(by_source) == {"lecture", "broken", "talk", "reader", "again", "hubdata"}
     assert by_source["broken"]["status"] == "failed" and "broken.mp4" in by_source["broken"]["error"]
     assert by_source["talk"]["status"] == "failed" and "no subtitles" in by_source["talk"]["error"]
+    # each source names what it read
+    assert by_source["lecture"]["spec"]["media"] == str(DEMO / "lecture.webm")
+    assert by_source["hubdata"]["spec"] == {"path": str(inputs[0] / "hubdata"), "split": "train",
+                                            "audio_column": "audio", "text_column": "sentence"}
     lecture = [e for e in report["inputs"] if e["source"] == "lecture"]
     assert len(lecture) == 11 and [e["index"] for e in lecture] == list(range(11))
     assert lecture[0] == {"source": "lecture", "recording": "lecture", "index": 0, "fate": "dropped",
@@ -207,6 +211,8 @@ def test_command_line_errors_are_one_line(tmp_path):
     ("segment:\n  max_duration: twenty\n", "segment setting max_duration must be a float, got 'twenty'"),
     ("segment:\n  refine_edges: 1\n", "segment setting refine_edges must be a bool, got 1"),
     ("segment:\n  min_cps: 30\n", "segment setting min_cps (30) must be at least 0 and below max_cps (25.0)"),
+    ("segment:\n  padding: -0.1\n", "segment setting padding must be at least 0, got -0.1"),
+    ("segment:\n  max_sloppy_share: 1.5\n", "segment setting max_sloppy_share must be between 0 and 1, got 1.5"),
     ("segment: [1, 2]\n", "segment settings must be a mapping"),
     ("validaton_size: 3\n", "unknown data settings: validaton_size"),
 ])

@@ -95,7 +95,7 @@ def _segment_config(settings) -> SegmentConfig:
         raise ValueError(f"segment setting vad must be one of {', '.join(VAD_METHODS)}, got {config.vad!r}")
     for name, default in vars(defaults).items():  # times, rates and shares; a level in dBFS may be negative
         value = getattr(config, name)
-        if isinstance(default, float) and not isinstance(default, bool) and name != "min_rms_dbfs" and \
+        if isinstance(default, float) and name != "min_rms_dbfs" and \
                 not 0 <= value <= (1 if name.endswith("_share") else float("inf")):
             raise ValueError(f"segment setting {name} must be "
                              f"{'between 0 and 1' if name.endswith('_share') else 'at least 0'}, got {value!r}")

@@ -12,11 +12,12 @@ What a model folder holds (written by :mod:`amharic_tts.export`)::
     tokenizer.json, tokenizer_config.json   the merged Amharic tokenizer (N text ids)
     ve.pt, s3gen.pt, conds.pt   optional (``--include-base``); otherwise read from the base repo
 
-Generation goes around upstream's ``T3.inference`` and ``S3Gen``, because upstream's
-``ChatterboxMultilingualTTS`` refuses language ids outside its 23 and only loads 2454 text ids. Text is
-normalised with the settings saved with the tokenizer at training time, split into sentences, spoken sentence by
-sentence and joined with short pauses. Output carries upstream's imperceptible Perth watermark (as upstream's
-own ``generate`` does) unless ``watermark=False``.
+Upstream's ``ChatterboxMultilingualTTS`` refuses language ids outside its 23 and only loads 2454 text ids, so
+generation is built here from upstream's parts: T3 decoded by :mod:`amharic_tts.model.generate` (the training
+layout with a KV cache, upstream's v3 sampling recipe) and ``S3Gen``. Text is normalised with the settings saved
+with the tokenizer at training time, split into sentences, spoken sentence by sentence and joined with short
+pauses. Output carries upstream's imperceptible Perth watermark (as upstream's own ``generate`` does) unless
+``watermark=False``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ import numpy as np
 import torch
 
 from amharic_tts.model.base import BaseModelError
-from amharic_tts.model.voice import (MIN_VOCODER_TOKENS, S3GEN_RATE, load_reference, make_conditionals,
+from amharic_tts.model.generate import SamplingConfig, generate_speech_tokens, speech_only
+from amharic_tts.model.voice import (MIN_VOCODER_TOKENS, S3GEN_RATE, load_reference, make_conditionals, vocode,
                                      with_exaggeration)
 
 logger = logging.getLogger(__name__)
@@ -42,7 +44,6 @@ MODEL_CONFIG_FILE = "config.json"
 T3_FILE = "t3_am.safetensors"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 SPEECH_TOKEN_RATE = 25  # S3 tokens per second
-SPEECH_VOCAB = 6561  # ids below this are speech; start/stop and the rest of the head are not
 # A guard against a model that never says stop: at most this much speech per character of text (+ 1 s).
 MAX_SECONDS_PER_CHARACTER = 0.3
 _LETTER = re.compile(r"[\u1200-\u135Aa-zA-Z\u00C0-\u024F]")
@@ -57,15 +58,11 @@ class TextError(ValueError):
 
 
 @dataclass
-class GenerationConfig:
-    """Sampling settings (upstream's multilingual defaults)."""
+class GenerationConfig(SamplingConfig):
+    """Sampling settings (upstream's v3 recipe, :class:`SamplingConfig`), the voice's exaggeration and the pause
+    between sentences."""
 
     exaggeration: float = 0.5
-    cfg_weight: float = 0.5
-    temperature: float = 0.8
-    repetition_penalty: float = 2.0
-    min_p: float = 0.05
-    top_p: float = 1.0
     sentence_pause: float = 0.25  # seconds of silence between sentences
 
 
@@ -209,51 +206,46 @@ class AmharicTTS:
     # ----------------------------------------------------------------------------------------- speaking
 
     @torch.inference_mode()
-    def speech_tokens(self, sentence: str, voice, config: GenerationConfig,
-                      max_new_tokens: int | None = None) -> torch.Tensor:
-        """S3 speech tokens (ids < 6561) for one normalised sentence, by upstream's ``T3.inference`` with CFG."""
+    def decode(self, sentence: str, voice, config: SamplingConfig, max_new_tokens: int | None = None):
+        """T3's output for one normalised sentence (:func:`generate_speech_tokens`: the training layout, with
+        CFG), within the length guard: a :class:`~amharic_tts.model.generate.SpeechTokens`."""
         text = self.text_tokens(sentence)
         if max_new_tokens is None:
             seconds = 1.0 + MAX_SECONDS_PER_CHARACTER * len(sentence)
             max_new_tokens = int(SPEECH_TOKEN_RATE * seconds)
         max_new_tokens = max(1, min(max_new_tokens, self.t3.hp.max_speech_tokens))
-        try:
-            tokens = self.t3.inference(
-                t3_cond=voice.t3, text_tokens=torch.stack([text, text]),  # conditional + CFG's unconditional row
-                max_new_tokens=max_new_tokens, temperature=config.temperature, cfg_weight=config.cfg_weight,
-                repetition_penalty=config.repetition_penalty, min_p=config.min_p, top_p=config.top_p,
-            )[0]
-        finally:  # upstream leaves its generation wrapper attached as a submodule (rebuilt on every call), which
-            if "patched_model" in self.t3._modules:  # would put a second copy of the backbone in state_dict()
-                del self.t3.patched_model
-        stop = (tokens == self.t3.hp.stop_speech_token).nonzero()
-        if len(stop):
-            tokens = tokens[: int(stop[0])]
-        elif len(tokens) >= max_new_tokens:
+        result = generate_speech_tokens(self.t3, text, voice.t3, sampling=config, max_new_tokens=max_new_tokens)
+        if not result.stopped:
             logger.warning("no stop token after %d speech tokens (%.1f s) for %r: cut there", max_new_tokens,
                            max_new_tokens / SPEECH_TOKEN_RATE, sentence[:60])
-        return tokens[tokens < SPEECH_VOCAB]
+        return result
+
+    def speech_tokens(self, sentence: str, voice, config: SamplingConfig,
+                      max_new_tokens: int | None = None) -> torch.Tensor:
+        """S3 speech tokens (ids < 6561) for one normalised sentence."""
+        return speech_only(self.decode(sentence, voice, config, max_new_tokens).tokens)
 
     @torch.inference_mode()
     def vocode(self, tokens: torch.Tensor, voice) -> np.ndarray:
-        """24 kHz waveform of speech tokens in the voice's timbre (S3Gen); empty for fewer than 2 tokens."""
-        if len(tokens) < MIN_VOCODER_TOKENS:
-            return np.zeros(0, dtype=np.float32)
-        wav, _ = self.s3gen.inference(speech_tokens=tokens.to(self.device), ref_dict=voice.gen)
-        return wav.squeeze(0).float().cpu().numpy()
+        """24 kHz waveform of speech tokens in the voice's timbre (:func:`amharic_tts.model.voice.vocode`: the
+        last token's audio is left out, as upstream's v3 recipe does); empty for fewer than 2 tokens."""
+        return vocode(self.s3gen, tokens, voice.gen)
 
     def generate(self, text: str, audio_prompt_path: str | os.PathLike | None = None, *,
                  exaggeration: float = 0.5, cfg_weight: float = 0.5, temperature: float = 0.8,
-                 repetition_penalty: float = 2.0, min_p: float = 0.05, top_p: float = 1.0,
+                 repetition_penalty: float = 1.2, min_p: float = 0.05, top_p: float = 1.0,
                  seed: int | None = None, sentence_pause: float = 0.25,
                  max_new_tokens: int | None = None) -> tuple[torch.Tensor, int]:
         """Speak ``text``: ``(waveform of shape (1, samples), 24000)``.
 
         ``audio_prompt_path`` clones the voice of a clip (3-10 s of clean speech); without it the default voice
-        speaks. ``seed`` makes the result repeatable without touching the caller's random state.
+        speaks. ``seed`` makes the result repeatable without touching the caller's random state. The sampling
+        defaults are upstream's v3 recipe (repetition penalty 1.2).
         """
-        config = GenerationConfig(exaggeration, cfg_weight, temperature, repetition_penalty, min_p, top_p,
-                                  sentence_pause)
+        config = GenerationConfig(temperature=temperature, cfg_weight=cfg_weight,
+                                  repetition_penalty=repetition_penalty, min_p=min_p, top_p=top_p,
+                                  exaggeration=exaggeration, sentence_pause=sentence_pause)
+        config.check()
         sentences = self.sentences(text)
         voice = self.voice(audio_prompt_path, exaggeration)
         pause = np.zeros(int(config.sentence_pause * self.sr), dtype=np.float32)

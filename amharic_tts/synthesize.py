@@ -79,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exaggeration", type=float, default=0.5)
     parser.add_argument("--cfg-weight", type=float, default=0.5)
     parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--repetition-penalty", type=float, default=1.2,
+                        help="upstream's v3 recipe: 1.2 (2.0, the v2 default, pushes away every token already said)")
+    parser.add_argument("--min-p", type=float, default=0.05)
+    parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when there is one)")
     parser.add_argument("--revision", default=None, help="Hub revision of --model")
     parser.add_argument("--no-watermark", action="store_true", help="leave out the Perth watermark")
@@ -98,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         tts = AmharicTTS.from_pretrained(args.model, device=args.device, revision=args.revision,
                                          watermark=not args.no_watermark)
         options = dict(audio_prompt_path=args.reference, seed=args.seed, exaggeration=args.exaggeration,
-                       cfg_weight=args.cfg_weight, temperature=args.temperature)
+                       cfg_weight=args.cfg_weight, temperature=args.temperature,
+                       repetition_penalty=args.repetition_penalty, min_p=args.min_p, top_p=args.top_p)
         if lines is None:
             wav, sr = tts.generate(args.text, **options)
             write_wav(args.output, wav, sr)

@@ -1,5 +1,5 @@
-"""Synthesis speed: T3 speech tokens per second (upstream's KV-cached ``T3.inference`` with CFG, as
-``AmharicTTS.generate`` runs it) and S3Gen's vocoding speed, as a real-time factor (seconds of compute per
+"""Synthesis speed: T3 speech tokens per second (the KV-cached decoder of ``amharic_tts.model.generate`` with
+CFG, as ``AmharicTTS.generate`` runs it) and S3Gen's vocoding speed, as a real-time factor (seconds of compute per
 second of audio; below 1 is faster than real time).
 
     python bench/bench_synthesize.py --base runs/demo/base --arch multilingual   # real-size 520M T3, random weights

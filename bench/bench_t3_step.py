@@ -162,14 +162,14 @@ def model_flops(t3, batch: T3Batch, *, padded: bool = False) -> float:
     padding included): the backbone at every position, the speech head at speech positions and the text head at
     text positions (6 FLOPs per weight, 4 for a frozen one), and causal attention (``6 × layers × width × n²`` per
     sample of n positions)."""
-    from amharic_tts.model.loss import conditioning_length
+    from amharic_tts.model.loss import layout_overhead
 
     cfg = t3.tfmr.config
     backbone = matmul_flops_per_position(t3.tfmr)
     width, layers = cfg.hidden_size, cfg.num_hidden_layers
     speech_head = matmul_flops_per_position(t3.speech_head)
     text_head = matmul_flops_per_position(t3.text_head)
-    cond = conditioning_length(t3.hp)
+    cond = layout_overhead(t3.hp)  # conditioning and the extra start_speech
     B = batch.text_tokens.shape[0]
     if padded:
         text = torch.full((B,), batch.text_tokens.shape[1])

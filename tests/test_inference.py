@@ -82,6 +82,52 @@ def test_a_sentence_with_almost_no_speech_is_skipped_not_crashed(tts, monkeypatc
     assert len(tts.vocode(torch.tensor([5]), tts.voice())) == 0
 
 
+def test_the_last_token_s_audio_is_left_out_as_upstream_s_v3_recipe_does(tts):
+    """The final token is emitted just before stop and decodes to ~40 ms of noise (upstream PR #516)."""
+    voice = tts.voice()
+    tokens = torch.randint(0, 6561, (9,), generator=torch.Generator().manual_seed(2))
+    torch.manual_seed(0)
+    full, _ = tts.s3gen.inference(speech_tokens=tokens, ref_dict=voice.gen)
+    torch.manual_seed(0)
+    wav = tts.vocode(tokens, voice)
+    assert full.shape[-1] > 8 * 960 and len(wav) == 8 * 960  # S3Gen gives a little less than 40 ms per token
+    assert np.allclose(wav, full[0, :8 * 960].numpy(), atol=1e-6)
+
+
+def test_generation_defaults_are_upstream_s_v3_recipe(tts, monkeypatch):
+    import inspect
+
+    from amharic_tts.model.generate import SamplingConfig
+
+    defaults = {k: v.default for k, v in inspect.signature(tts.generate).parameters.items()}
+    recipe = SamplingConfig()
+    assert defaults["repetition_penalty"] == recipe.repetition_penalty == 1.2
+    assert (defaults["temperature"], defaults["cfg_weight"], defaults["min_p"], defaults["top_p"]) == \
+        (recipe.temperature, recipe.cfg_weight, recipe.min_p, recipe.top_p) == (0.8, 0.5, 0.05, 1.0)
+    seen = []
+    original = tts.speech_tokens
+    monkeypatch.setattr(tts, "speech_tokens", lambda *a, **k: seen.append(a[2]) or original(*a, **k))
+    tts.generate("ሰላም ነው።", seed=0, max_new_tokens=TOKENS)
+    assert seen[0].repetition_penalty == 1.2 and not seen[0].greedy
+
+
+def test_a_short_reference_gives_a_prompt_of_its_own_length_as_training_does(tts, tmp_path):
+    """A clip under 6 s gives fewer than 150 prompt tokens, as upstream's does; training prompts a share of its
+    batches with 1-6 s, so that length was trained (and a clip under 1 s is refused)."""
+    from amharic_tts.model.voice import MIN_PROMPT_TOKENS, MIN_REFERENCE_SECONDS
+    from amharic_tts.training.args import DataArguments
+
+    audio, rate = sf.read(VOICE)
+    sf.write(tmp_path / "two_seconds.wav", audio[: 2 * rate], rate)
+    prompt = tts.voice(tmp_path / "two_seconds.wav").t3.cond_prompt_speech_tokens
+    assert prompt.shape == (1, 50)
+    assert DataArguments.min_prompt_tokens == MIN_PROMPT_TOKENS == 25 == MIN_REFERENCE_SECONDS * 25
+    assert DataArguments.short_prompt_share > 0
+    torch.manual_seed(0)
+    wav, _ = tts.generate("ሰላም ነው።", audio_prompt_path=tmp_path / "two_seconds.wav", max_new_tokens=TOKENS)
+    assert wav.shape[1] > 0
+
+
 def test_text_is_normalised_with_the_training_settings(tts):
     # numbers and abbreviations are read out, then split into sentences
     sentences = tts.sentences("በ2015 ዓ.ም ዶ/ር አበበ መጣ። ሰላም!")

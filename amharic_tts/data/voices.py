@@ -38,6 +38,14 @@ def unit_rows(embeddings) -> np.ndarray:
     return matrix / np.where(norms > 0, norms, 1.0)
 
 
+def mean_voice(embeddings) -> np.ndarray:
+    """The speaker embedding of several utterances joined: the mean of their unit embeddings, scaled to length 1
+    (as upstream's ``VoiceEncoder.utt_to_spk_embed``; rows with a NaN or inf are left out, and none left is zero)."""
+    mean = unit_rows(embeddings).mean(axis=0)
+    norm = np.linalg.norm(mean)
+    return mean / norm if norm > 0 else mean
+
+
 def nearest(queries: np.ndarray, pool: np.ndarray, k: int, *, exclude: Sequence[int] | None = None,
             block: int = 2048) -> np.ndarray:
     """For each query row, the indices of the ``k`` most cosine-similar pool rows, nearest first: (n, min(k, m)).

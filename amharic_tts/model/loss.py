@@ -7,19 +7,27 @@ and its speech. This module does it the way inference sees it.
 
 Sequence layout, one row per sample, packed and right-padded (tensor ops only, no loop over the batch)::
 
-    [cond (C)] [START] text ... [STOP] [start_speech] s1 ... sn [stop_speech] [pad ...]
+    [cond (C)] [START] text ... [STOP] [start_speech] [start_speech] s1 ... sn [stop_speech] [pad ...]
+                                        speech pos 0   speech pos 0   1 ...  n   n+1
+
+This is the one layout of the project: training, :mod:`amharic_tts.model.generate` (``AmharicTTS``, the
+synthesis CLI, evaluation, the studio, the in-training samples) and upstream's own ``T3.inference`` all feed it.
+Upstream's ``T3.inference`` embeds its ``initial_speech_tokens`` (one ``start_speech`` by default) and then
+appends a second ``start_speech``, both at speech position 0; training on exactly that makes a model exported
+by this project right for anyone who loads ``t3_am.safetensors`` into upstream ``T3`` and calls upstream's
+inference as upstream calls it (``SPEECH_BOS_COPIES``; the README's "One layout" says why).
 
 ``cond`` is upstream's conditioning (speaker embedding, 32 Perceiver queries over the speech prompt, emotion):
-``C`` is the same for every sample. Text and speech carry their learned position embeddings from 0, exactly as
-``T3.inference`` builds them, and the Llama backbone's positions run contiguously over the real tokens, so a
-trained model sees at inference time the layout it was trained on. The attention mask marks padding; being at
-the end, padding cannot influence real positions under causal attention, so the backbone runs with plain
-causal attention (no mask).
+``C`` is the same for every sample of a batch. Text and speech carry their learned position embeddings from 0,
+exactly as ``T3.inference`` builds them, and the Llama backbone's positions run contiguously over the real
+tokens. The attention mask marks padding; being at the end, padding cannot influence real positions under causal
+attention, so the backbone runs with plain causal attention (no mask).
 
-Targets: the hidden state at speech position t predicts speech token t+1 (so ``start_speech`` is only ever an
-input and every real token after it, ``stop_speech`` included, is a target); no prompt-length masking (clips
-under 6 s keep their loss). Text positions likewise predict the next text token; the text loss has a small
-weight (``text_loss_weight``, default 0.1) and is reported separately.
+Targets: the hidden state at the last ``start_speech`` predicts s1, the one at s_t predicts s_t+1 (so
+``start_speech`` is only ever an input and every real token after it, ``stop_speech`` included, is a target; the
+first ``start_speech`` copy predicts nothing); no prompt-length masking (clips under 6 s keep their loss). Text
+positions likewise predict the next text token; the text loss has a small weight (``text_loss_weight``,
+default 0.1) and is reported separately.
 """
 
 from __future__ import annotations
@@ -29,6 +37,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+# ``start_speech`` copies that open the speech part, all at speech position 0 (upstream's T3.inference feeds 2).
+# Read at call time, so an experiment (bench/learnability.py's ablation) can change it for a whole run.
+SPEECH_BOS_COPIES = 2
 
 
 @dataclass
@@ -59,12 +71,13 @@ class T3Layout:
     attention_mask: torch.Tensor  # (B, L) long, 1 = real position
     cond_len: int  # C
     text_lens: torch.Tensor  # (B,)
-    speech_lens: torch.Tensor  # (B,)
+    speech_lens: torch.Tensor  # (B,) speech tokens of the batch (the extra start_speech copies not counted)
+    bos_extra: int = 0  # start_speech copies before the sample's own start_speech
 
     def speech_positions(self, length: int) -> torch.Tensor:
-        """(B, length) index of speech position k of each sample in the packed sequence."""
+        """(B, length) index in the packed sequence of speech token k (k = 0: the last ``start_speech``)."""
         k = torch.arange(length, device=self.text_lens.device)
-        return self.cond_len + self.text_lens[:, None] + k[None]
+        return self.cond_len + self.text_lens[:, None] + self.bos_extra + k[None]
 
 
 @dataclass
@@ -132,6 +145,12 @@ def conditioning_length(hp) -> int:
     return 1 + prompt + (1 if hp.emotion_adv else 0)
 
 
+def layout_overhead(hp) -> int:
+    """Positions a sample takes besides its text and speech tokens: the conditioning and the extra
+    ``start_speech`` copies (what token budgets and length limits add to a sample's own length)."""
+    return conditioning_length(hp) + SPEECH_BOS_COPIES - 1
+
+
 def _without_padding(tokens: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
     """Padding positions set to id 0, so any pad value (-100, a too-large id) is safe to embed."""
     pad = torch.arange(tokens.shape[1], device=tokens.device)[None] >= lens[:, None]
@@ -147,12 +166,15 @@ def build_layout(t3, batch: T3Batch) -> T3Layout:
     if batch.text_keep is not None:  # as upstream's CFG: the text embedding zeroed, its positions kept
         text = text * batch.text_keep.to(text.dtype)[:, None, None]
     text = text + t3.text_pos_emb(text_tokens)  # (B, Tt, D)
-    speech = t3.speech_emb(speech_tokens) + t3.speech_pos_emb(speech_tokens)  # (B, Ts, D)
+    speech = t3.speech_emb(speech_tokens) + t3.speech_pos_emb(speech_tokens)  # (B, Ts, D): start_speech at 0
+    extra = SPEECH_BOS_COPIES - 1
+    if extra:  # the extra start_speech copies, at speech position 0 as upstream's T3.inference embeds them
+        speech = torch.cat([speech[:, :1].expand(-1, extra, -1), speech], dim=1)
     B, C, D = cond.shape
     Tt, Ts = text.shape[1], speech.shape[1]
     source = torch.cat([cond, text.to(cond.dtype), speech.to(cond.dtype)], dim=1)  # unpacked: (B, C+Tt+Ts, D)
 
-    text_lens, speech_lens = batch.text_token_lens, batch.speech_token_lens
+    text_lens, speech_lens = batch.text_token_lens, batch.speech_token_lens + extra
     pos = torch.arange(C + Tt + Ts, device=cond.device)[None]  # (1, L)
     in_text = (pos >= C) & (pos < C + text_lens[:, None])
     speech_k = pos - C - text_lens[:, None]  # index into the speech part
@@ -162,7 +184,7 @@ def build_layout(t3, batch: T3Batch) -> T3Layout:
     index = torch.where(real, index, torch.zeros_like(index))
     packed = source.gather(1, index[..., None].expand(B, -1, D))
     packed = packed * real[..., None].to(packed.dtype)  # padding is zeros
-    return T3Layout(packed, real.long(), C, text_lens, speech_lens)
+    return T3Layout(packed, real.long(), C, text_lens, batch.speech_token_lens, extra)
 
 
 def backbone_hidden(t3, layout: T3Layout) -> torch.Tensor:
@@ -238,39 +260,6 @@ def t3_logits(t3, batch: T3Batch) -> tuple[torch.Tensor, torch.Tensor]:
     speech_hidden = hidden.gather(1, speech_pos[..., None].expand(B, -1, D))
     C = layout.cond_len
     return t3.text_head(hidden[:, C:C + Tt]), t3.speech_head(speech_hidden)
-
-
-@torch.no_grad()
-def greedy_speech_tokens(t3, batch: T3Batch, *, max_new_tokens: int = 200) -> list[torch.Tensor]:
-    """Greedy decoding with the training layout (no KV cache: for checks and tests on tiny models, not speed).
-
-    ``batch.speech_tokens`` is ignored; each sample starts from ``start_speech``. Returns, per sample, the
-    generated tokens up to and excluding ``stop_speech``.
-    """
-    hp = t3.hp
-    B = batch.text_tokens.shape[0]
-    device = batch.text_tokens.device
-    tokens = torch.full((B, 1), hp.start_speech_token, dtype=torch.long, device=device)
-    finished = torch.zeros(B, dtype=torch.bool, device=device)
-    for _ in range(max_new_tokens):
-        lens = torch.full((B,), tokens.shape[1], dtype=torch.long, device=device)
-        step = T3Batch(batch.text_tokens, batch.text_token_lens, tokens, lens, batch.speaker_emb,
-                       batch.cond_prompt_speech_tokens, batch.emotion_adv, batch.text_keep, batch.prompt_keep)
-        layout = build_layout(t3, step)
-        hidden = backbone_hidden(t3, layout)
-        last = layout.speech_positions(tokens.shape[1])[:, -1]
-        logits = t3.speech_head(hidden[torch.arange(B, device=device), last])
-        next_token = logits.argmax(dim=-1)
-        next_token = torch.where(finished, torch.full_like(next_token, hp.stop_speech_token), next_token)
-        tokens = torch.cat([tokens, next_token[:, None]], dim=1)
-        finished |= next_token == hp.stop_speech_token
-        if finished.all():
-            break
-    out = []
-    for row in tokens[:, 1:]:
-        stop = (row == hp.stop_speech_token).nonzero()
-        out.append(row[: int(stop[0])] if len(stop) else row)
-    return out
 
 
 def random_init_speech_loss(t3) -> float:

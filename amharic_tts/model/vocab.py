@@ -285,6 +285,27 @@ def trainable_summary(t3) -> dict[str, tuple[int, int]]:
     }
 
 
+def trainable_table(t3) -> str:
+    """What a configuration trains, as a table for the start of a run: parameters by group (LoRA adapters apart
+    from the backbone weights they adapt), trainable and frozen."""
+    rows: dict[str, list[int]] = {}  # group -> [trainable, total]
+    lora_names = {id(p) for name, p in t3.named_parameters() if "lora_" in name}
+    for group, params in parameter_groups(t3).items():
+        for param in params:
+            name = "lora_adapters" if id(param) in lora_names else group
+            counts = rows.setdefault(name, [0, 0])
+            counts[0] += param.numel() if param.requires_grad else 0
+            counts[1] += param.numel()
+    trainable = sum(t for t, _ in rows.values())
+    total = sum(n for _, n in rows.values())
+    lines = [f"{'parameters':<16}{'trainable':>14}{'frozen':>14}"]
+    for name, (t, n) in rows.items():
+        lines.append(f"{name:<16}{t:>14,}{n - t:>14,}")
+    lines.append(f"{'total':<16}{trainable:>14,}{total - trainable:>14,}  ({100 * trainable / max(1, total):.1f}% "
+                 "trains)")
+    return "\n".join(lines)
+
+
 def has_lora(t3) -> bool:
     from peft import PeftModel
 

@@ -23,10 +23,14 @@ S3GEN_RATE = 24000  # S3Gen's output and reference rate
 S3_RATE = 16000  # the S3 tokenizer's and the voice encoder's rate
 PROMPT_SECONDS = 6.0  # T3's speech prompt (150 tokens at 25 Hz)
 S3GEN_REFERENCE_SECONDS = 10.0  # S3Gen's reference
-MIN_REFERENCE_SECONDS = 1.0
+# The shortest speech prompt training gives (1 s: see amharic_tts.training.collator), and so the shortest
+# reference clip a voice is made from: a clip under 6 s gives a prompt of its own length, as upstream's does.
+MIN_PROMPT_TOKENS = 25
+MIN_REFERENCE_SECONDS = MIN_PROMPT_TOKENS / 25
 # S3Gen fails on a single speech token (its output is shorter than the fade it applies); fewer than this many
 # tokens are no speech
 MIN_VOCODER_TOKENS = 2
+SAMPLES_PER_TOKEN = S3GEN_RATE // 25  # 40 ms of 24 kHz audio per speech token
 
 
 class VoiceError(ValueError):
@@ -84,6 +88,21 @@ def make_conditionals(audio: np.ndarray, sample_rate: int, *, ve, s3gen, prompt_
     t3_cond = T3Cond(speaker_emb=speaker, cond_prompt_speech_tokens=prompt,
                      emotion_adv=exaggeration * torch.ones(1, 1, 1)).to(device=device)
     return Conditionals(t3_cond, gen)
+
+
+@torch.inference_mode()
+def vocode(s3gen, tokens: torch.Tensor, ref_dict: dict) -> np.ndarray:
+    """24 kHz audio of speech tokens in the timbre of ``ref_dict`` (S3Gen's reference embedding).
+
+    As upstream's v3 recipe does, the audio of the last token is left out: it is emitted just before
+    ``stop_speech`` and decodes to about 40 ms of noise. Fewer than :data:`MIN_VOCODER_TOKENS` tokens give no audio.
+    """
+    if len(tokens) < MIN_VOCODER_TOKENS:
+        return np.zeros(0, dtype=np.float32)
+    device = next(s3gen.parameters()).device
+    wav, _ = s3gen.inference(speech_tokens=tokens.to(device), ref_dict=ref_dict)
+    wav = wav.squeeze(0).float().cpu().numpy()
+    return wav[: (len(tokens) - 1) * SAMPLES_PER_TOKEN]
 
 
 def with_exaggeration(conds, exaggeration: float):

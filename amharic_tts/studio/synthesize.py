@@ -47,8 +47,8 @@ def load_model(name: str, device: str | None = None):
 
 
 def synthesize(ws: Workspace, model: str, text: str, *, reference: str | None = None, exaggeration: float = 0.5,
-               cfg_weight: float = 0.5, temperature: float = 0.8, seed: int | None = 0,
-               max_new_tokens: int | None = None) -> tuple[Path, float]:
+               cfg_weight: float = 0.5, temperature: float = 0.8, repetition_penalty: float = 1.2,
+               seed: int | None = 0, max_new_tokens: int | None = None) -> tuple[Path, float]:
     """Speak ``text``; returns the wav written under ``synth/`` and its length in seconds."""
     import soundfile as sf
 
@@ -57,6 +57,7 @@ def synthesize(ws: Workspace, model: str, text: str, *, reference: str | None = 
     tts = load_model(model)
     wav, rate = tts.generate(text, audio_prompt_path=reference or None, exaggeration=float(exaggeration),
                              cfg_weight=float(cfg_weight), temperature=float(temperature),
+                             repetition_penalty=float(repetition_penalty),
                              seed=None if seed is None or seed == "" else int(seed), max_new_tokens=max_new_tokens)
     audio = wav[0].numpy()
     if len(audio) == 0:
@@ -89,19 +90,21 @@ def build_tab(ws: Workspace, tab) -> dict:
             exaggeration = gr.Slider(0.25, 2.0, value=0.5, step=0.05, label="exaggeration")
             cfg = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="CFG weight")
             temperature = gr.Slider(0.05, 2.0, value=0.8, step=0.05, label="temperature")
+            repetition = gr.Slider(1.0, 2.0, value=1.2, step=0.05, label="repetition penalty")
             seed = gr.Number(label="seed (empty: random)", value=0, precision=0)
     speak = gr.Button("Speak", variant="primary", elem_id="synth_speak")
     output = gr.Audio(label="speech", type="filepath", interactive=False, buttons=["download"], elem_id="synth_output")
     info = gr.Markdown(elem_id="synth_info")
 
     @ui
-    def on_speak(model_name, words, ref, exa, cfg_weight, temp, seed_value, progress=gr.Progress(track_tqdm=True)):
+    def on_speak(model_name, words, ref, exa, cfg_weight, temp, penalty, seed_value,
+                 progress=gr.Progress(track_tqdm=True)):
         progress(0, desc="loading the model")
         path, seconds = synthesize(ws, model_name, words, reference=ref, exaggeration=exa, cfg_weight=cfg_weight,
-                                   temperature=temp, seed=seed_value)
+                                   temperature=temp, repetition_penalty=penalty, seed=seed_value)
         return str(path), f"{seconds:.1f} s of speech, saved as `{ws.label(path)}`."
 
-    speak.click(on_speak, [model, text, reference, exaggeration, cfg, temperature, seed], [output, info])
+    speak.click(on_speak, [model, text, reference, exaggeration, cfg, temperature, repetition, seed], [output, info])
 
     tab.select(lambda current: refreshed(ws.choices(ws.models()), current, typed=True), [model], [model])
     return {"model": model}

@@ -53,6 +53,11 @@ class DataArguments:
     prompt_voice_neighbours: int = field(default=16, metadata={
         "help": "prompt from one of the N utterances of the same speaker whose speaker embedding is closest (a film "
                 "prepared from subtitles is one speaker label with many voices); 0: from any of them"})
+    short_prompt_share: float = field(default=0.2, metadata={
+        "help": "share of batches whose speech prompt is shorter (min_prompt_tokens up to the full length), as a "
+                "reference clip under 6 s gives at inference"})
+    min_prompt_tokens: int = field(default=25, metadata={"help": "the shortest such prompt (25 = 1 s, the shortest "
+                                                                 "reference clip inference accepts)"})
     text_dropout: float = field(default=0.05, metadata={"help": "share of samples trained without text (CFG)"})
     prompt_dropout: float = field(default=0.05)
     speaker_dropout: float = field(default=0.05)

@@ -220,6 +220,11 @@ def train(model_args, data_args, training_args) -> int:
     train_raw, eval_raw = load_splits(data_args, evaluating=training_args.eval_strategy != "no")
     t3 = build_model(model_args, tokenizer)
     hp = t3.hp
+    if training_args.process_index == 0:
+        from amharic_tts.model.vocab import trainable_table
+
+        logger.info("what this run trains (model settings: freeze_*, use_lora, only_new_text_rows):\n%s",
+                    trainable_table(t3))
     # 5. preprocessing (once, on the main process first)
     with training_args.main_process_first(desc="preprocessing"):
         train_set, _ = preprocess(train_raw, tokenizer, hp, data_args, max_samples=data_args.max_train_samples)
@@ -235,14 +240,14 @@ def train(model_args, data_args, training_args) -> int:
                                  f"or set eval_strategy: no")
     budget = training_args.max_tokens_per_batch
     if budget:
-        from amharic_tts.model.loss import conditioning_length
+        from amharic_tts.model.loss import layout_overhead
 
         if budget < 0:
             raise TrainingSetupError(f"max_tokens_per_batch must be positive (or 0: off), got {budget}")
         if training_args.accelerator_config.split_batches or training_args.accelerator_config.dispatch_batches:
             raise TrainingSetupError("max_tokens_per_batch makes batches of varying size, which Accelerate's "
                                      "split_batches and dispatch_batches cannot divide: turn those off")
-        cond = conditioning_length(hp)
+        cond = layout_overhead(hp)
         over = [n + cond for n in train_set["length"] if n + cond > budget]
         if over:
             raise TrainingSetupError(
@@ -265,7 +270,8 @@ def train(model_args, data_args, training_args) -> int:
                          prompt_tokens=data_args.prompt_tokens or hp.speech_cond_prompt_len,
                          prompt_from_same_speaker=data_args.prompt_from_same_speaker,
                          voice_neighbours=data_args.prompt_voice_neighbours,
-                         emotion_adv=data_args.emotion_adv)
+                         emotion_adv=data_args.emotion_adv, short_prompt_share=data_args.short_prompt_share,
+                         min_prompt_tokens=data_args.min_prompt_tokens)
     collator = T3Collator(train_set, text_dropout=data_args.text_dropout, prompt_dropout=data_args.prompt_dropout,
                           speaker_dropout=data_args.speaker_dropout,
                           seed=training_args.seed + training_args.process_index, **collator_args)

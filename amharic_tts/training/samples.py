@@ -1,9 +1,11 @@
 """Listen to progress: render fixed validation sentences as audio during training.
 
 Every ``sample_steps`` steps (and at the last step), the first ``num_samples`` validation sentences are
-turned into speech tokens by greedy T3 decoding, prompted with their own speaker's embedding and speech prompt,
-and then into a 24 kHz waveform by the base model's S3Gen (each sentence's own recording is the voice
-reference). Results go to TensorBoard (``samples/N``) and to ``OUTPUT/samples/step-S/N.wav`` with the text
+turned into speech tokens by the decoder everything else speaks with (:mod:`amharic_tts.model.generate`: the
+training layout, upstream's v3 sampling recipe with CFG, a fixed seed per sentence), conditioned as the
+evaluation collator conditions them (a speech prompt from another utterance of the speaker and that
+utterance's speaker embedding), and then into a 24 kHz waveform by the base model's S3Gen (each sentence's own
+recording is the voice reference), the last token's audio left out as in ``AmharicTTS``. Results go to TensorBoard (``samples/N``) and to ``OUTPUT/samples/step-S/N.wav`` with the text
 and tokens beside them. Without an ``s3gen.pt`` in the base, only the tokens are written.
 
 With ``eval_asr_model``, every evaluation also renders the first ``eval_asr_samples`` validation sentences the
@@ -21,19 +23,21 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from amharic_tts.model.loss import T3Batch, greedy_speech_tokens
-from amharic_tts.model.voice import MIN_VOCODER_TOKENS, S3GEN_RATE
+from amharic_tts.model.generate import SamplingConfig, generate_speech_tokens, speech_only
+from amharic_tts.model.voice import MIN_VOCODER_TOKENS, S3GEN_RATE, vocode
 
 logger = logging.getLogger(__name__)
 
 
 
 class SpeechRenderer:
-    """Validation rows -> speech tokens (greedy T3, each row prompted with its own speaker) -> 24 kHz audio."""
+    """Validation rows -> speech tokens (the shipped decoder, each row prompted as evaluation prompts it) -> 24 kHz
+    audio."""
 
-    def __init__(self, trainer, model_args):
+    def __init__(self, trainer, model_args, sampling: SamplingConfig | None = None):
         self.trainer = trainer
         self.model_args = model_args
+        self.sampling = sampling or SamplingConfig()
         self._s3gen = None
         self._s3gen_missing = False
 
@@ -49,24 +53,36 @@ class SpeechRenderer:
                 self._s3gen_missing = True
         return self._s3gen
 
+    def conditioning(self, row: dict):
+        """``(text tokens, upstream T3Cond)`` of a validation row, exactly as the evaluation collator makes them."""
+        from chatterbox.models.t3.modules.cond_enc import T3Cond
+
+        collator = self.trainer.eval_collator or self.trainer.collator
+        with collator.evaluating():
+            inputs = collator([row])
+        text = inputs["text_tokens"][0, : int(inputs["text_token_lens"][0])]
+        cond = T3Cond(speaker_emb=inputs["speaker_emb"], cond_prompt_speech_tokens=inputs["cond_prompt_speech_tokens"],
+                      emotion_adv=inputs["emotion_adv"].reshape(-1, 1, 1))
+        return text, cond
+
     @torch.no_grad()
     def render(self, rows: list[dict]) -> list[tuple[torch.Tensor, np.ndarray | None]]:
         """``(speech tokens, waveform or None without a vocoder)`` for each row."""
         t3 = self.trainer.accelerator.unwrap_model(self.trainer.model).t3
         was_training = t3.training
         t3.eval()
-        collator = self.trainer.eval_collator or self.trainer.collator
-        device = self.trainer.args.device
         max_tokens = int(self.trainer.args.sample_max_seconds * 25)
+        device = torch.device(self.trainer.args.device)
         results = []
         try:
-            with collator.evaluating():
-                for row in rows:
-                    inputs = collator([row])
-                    batch = T3Batch(**{k: inputs[k].to(device) for k in BATCH_KEYS})
-                    tokens = greedy_speech_tokens(t3, batch, max_new_tokens=max_tokens)[0]
-                    tokens = tokens[tokens < 6561]  # only real speech tokens reach the vocoder
-                    results.append((tokens, self._synthesise(tokens, row)))
+            for i, row in enumerate(rows):
+                text, cond = self.conditioning(row)
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    torch.manual_seed(self.trainer.args.seed + i)  # the same draw at every render of row i
+                    result = generate_speech_tokens(t3, text, cond, sampling=self.sampling,
+                                                    max_new_tokens=max_tokens)
+                tokens = speech_only(result.tokens)  # only real speech tokens reach the vocoder
+                results.append((tokens, self._synthesise(tokens, row)))
         finally:
             t3.train(was_training)
         return results
@@ -76,12 +92,7 @@ class SpeechRenderer:
         if s3gen is None or len(tokens) < MIN_VOCODER_TOKENS:
             return None
         ref_dict = s3gen.embed_ref(_reference(row), S3GEN_RATE, device=self.trainer.args.device)
-        wav, _ = s3gen.inference(speech_tokens=tokens.to(self.trainer.args.device), ref_dict=ref_dict)
-        return wav.squeeze(0).float().cpu().numpy()
-
-
-BATCH_KEYS = ("text_tokens", "text_token_lens", "speech_tokens", "speech_token_lens", "speaker_emb",
-              "cond_prompt_speech_tokens", "emotion_adv")
+        return vocode(s3gen, tokens, ref_dict)
 
 
 def _reference(row: dict) -> np.ndarray:

@@ -115,11 +115,11 @@ class T3Trainer(Trainer):
     def token_budget_sampler(self) -> TokenBudgetBatchSampler:
         """The batches of ``max_tokens_per_batch`` (made once: the trainer sets its epoch at each epoch start)."""
         if getattr(self, "_token_budget_sampler", None) is None:
-            from amharic_tts.model.loss import conditioning_length
+            from amharic_tts.model.loss import layout_overhead
 
             sampler = TokenBudgetBatchSampler(self.train_dataset["length"], self.args.max_tokens_per_batch,
                                               seed=self.args.seed,
-                                              overhead=conditioning_length(self.accelerator.unwrap_model(
+                                              overhead=layout_overhead(self.accelerator.unwrap_model(
                                                   self.model).t3.hp))
             logger.info("token budget %d per batch: %d batches of %.1f samples on average, real-token share %.3f",
                         sampler.max_tokens, len(sampler), len(self.train_dataset) / max(1, len(sampler)),

@@ -3,12 +3,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from chatterbox.models.t3.modules.cond_enc import T3Cond
 
+from amharic_tts.model.generate import SamplingConfig, generate_speech_tokens
 from amharic_tts.model.loss import (
     T3Batch,
     backbone_hidden,
     build_layout,
-    greedy_speech_tokens,
     t3_logits,
     t3_loss,
 )
@@ -39,7 +40,8 @@ def test_targets_are_next_tokens_including_stop_and_never_the_first_prompt_regio
     losses = []
     for b in range(2):
         lt, ls = int(batch.text_token_lens[b]), int(batch.speech_token_lens[b])
-        speech_hidden = hidden[b, C + lt: C + lt + ls - 1]  # inputs start_speech .. last real token
+        # inputs: the second start_speech .. the last real token (the first start_speech copy predicts nothing)
+        speech_hidden = hidden[b, C + lt + 1: C + lt + 1 + ls - 1]
         targets = batch.speech_tokens[b, 1:ls]  # s1 .. stop_speech
         assert targets[-1] == 6562
         losses.append(F.cross_entropy(t3.speech_head(speech_hidden), targets, reduction="none"))
@@ -47,21 +49,26 @@ def test_targets_are_next_tokens_including_stop_and_never_the_first_prompt_regio
     assert torch.allclose(out.speech_loss_per_sample, torch.stack([l.mean() for l in losses]), atol=1e-5)
 
 
-def test_packed_layout_puts_speech_right_after_each_samples_text(t3):
+def test_packed_layout_puts_two_start_speech_then_speech_right_after_each_samples_text(t3):
     batch = random_batch(t3, [4, 10], [6, 3], seed=6)
     layout = build_layout(t3, batch)
     C = layout.cond_len
     emb = t3.text_emb(batch.text_tokens) + t3.text_pos_emb(batch.text_tokens)
     sp = t3.speech_emb(batch.speech_tokens) + t3.speech_pos_emb(batch.speech_tokens)
+    bos = sp[0, 0]  # start_speech at speech position 0
+    assert torch.equal(bos, t3.speech_emb.weight[6561] + t3.speech_pos_emb.emb.weight[0])
     x = layout.inputs_embeds
-    assert x.shape[1] == C + 10 + 6
-    # sample 0: 4 text, 6 speech, then 6 pads
-    assert torch.equal(x[0, C:C + 4], emb[0, :4]) and torch.equal(x[0, C + 4:C + 10], sp[0, :6])
-    assert torch.equal(layout.attention_mask[0], torch.tensor([1] * (C + 10) + [0] * 6))
-    assert not x[0, C + 10:].any()
-    # sample 1: 10 text, 3 speech, 3 pads
-    assert torch.equal(x[1, C:C + 10], emb[1]) and torch.equal(x[1, C + 10:C + 13], sp[1, :3])
-    assert layout.attention_mask[1].sum() == C + 13
+    assert x.shape[1] == C + 10 + 1 + 6
+    # sample 0: 4 text, start_speech twice (both at speech position 0), s1@1 ..., then 6 pads
+    assert torch.equal(x[0, C:C + 4], emb[0, :4])
+    assert torch.equal(x[0, C + 4], bos) and torch.equal(x[0, C + 5:C + 11], sp[0, :6])
+    assert torch.equal(layout.attention_mask[0], torch.tensor([1] * (C + 11) + [0] * 6))
+    assert not x[0, C + 11:].any()
+    # sample 1: 10 text, the extra start_speech, 3 speech, 3 pads
+    assert torch.equal(x[1, C:C + 10], emb[1]) and torch.equal(x[1, C + 10], bos)
+    assert torch.equal(x[1, C + 11:C + 14], sp[1, :3])
+    assert layout.attention_mask[1].sum() == C + 14
+    assert torch.equal(layout.speech_positions(2), torch.tensor([[C + 5, C + 6], [C + 11, C + 12]]))
 
 
 def test_padding_does_not_change_any_samples_loss(t3):
@@ -79,11 +86,12 @@ def test_padding_does_not_change_any_samples_loss(t3):
     assert (a.num_speech_targets, a.num_text_targets) == (b.num_speech_targets, b.num_text_targets)
 
 
-def test_conditioning_length_is_the_layouts(t3):
-    from amharic_tts.model.loss import conditioning_length
+def test_conditioning_length_and_overhead_are_the_layouts(t3):
+    from amharic_tts.model.loss import conditioning_length, layout_overhead
 
     layout = build_layout(t3, random_batch(t3, [6], [9], seed=3))
     assert conditioning_length(t3.hp) == layout.cond_len == 34  # speaker, 32 Perceiver queries, emotion
+    assert layout_overhead(t3.hp) == layout.inputs_embeds.shape[1] - 6 - 9 == 35  # and the extra start_speech
 
 
 def test_the_backbone_is_causal_without_an_attention_mask(t3):
@@ -153,7 +161,7 @@ def test_malformed_batches_are_rejected_clearly(t3):
         t3_loss(t3, too_long)
 
 
-def test_200_steps_on_4_samples_memorise_them_and_greedy_decoding_reproduces_them():
+def test_200_steps_on_4_samples_memorise_them_and_the_decoder_reproduces_them():
     # A narrower tiny T3 (hidden 256, no Perceiver) keeps this under 15 s on 2 CPU cores.
     torch.manual_seed(0)
     t3 = tiny_t3(hidden_size=256, perceiver=False).train()
@@ -166,10 +174,15 @@ def test_200_steps_on_4_samples_memorise_them_and_greedy_decoding_reproduces_the
         optimizer.step()
     assert out.speech_loss.item() < 0.1
     assert out.speech_accuracy.item() == 1.0
-    generated = greedy_speech_tokens(t3.eval(), batch, max_new_tokens=30)
-    for b, tokens in enumerate(generated):
+    t3.eval()
+    for b in range(4):  # greedy, without CFG or a repetition penalty: the memorised tokens, then stop
+        cond = T3Cond(speaker_emb=batch.speaker_emb[b:b + 1],
+                      cond_prompt_speech_tokens=batch.cond_prompt_speech_tokens[b:b + 1], emotion_adv=0.5)
+        result = generate_speech_tokens(t3, batch.text_tokens[b, :batch.text_token_lens[b]], cond,
+                                        sampling=SamplingConfig(greedy=True, cfg_weight=0, repetition_penalty=1),
+                                        max_new_tokens=30)
         expected = batch.speech_tokens[b, 1:batch.speech_token_lens[b] - 1]  # without start/stop speech
-        assert torch.equal(tokens, expected), b
+        assert result.stopped and torch.equal(result.tokens, expected), b
 
 
 def test_conditioning_dropout_zeroes_text_as_upstream_cfg_does_and_skips_its_text_loss(t3):

@@ -38,7 +38,9 @@ def test_the_settings_reach_generate(ws, exported_model, cached_tts, monkeypatch
     studio_synth.synthesize(ws, str(exported_model), "ደህና ሁን።", exaggeration=0.9, cfg_weight=0.2, temperature=1.1,
                             seed="", max_new_tokens=20)
     assert seen == {"text": "ደህና ሁን።", "audio_prompt_path": None, "exaggeration": 0.9, "cfg_weight": 0.2,
-                    "temperature": 1.1, "seed": None, "max_new_tokens": 20}
+                    "temperature": 1.1, "repetition_penalty": 1.2, "seed": None, "max_new_tokens": 20}
+    studio_synth.synthesize(ws, str(exported_model), "ደህና ሁን።", repetition_penalty=1.6, max_new_tokens=20)
+    assert seen["repetition_penalty"] == 1.6
 
 
 def test_readable_errors(ws, exported_model, cached_tts, tmp_path):

@@ -89,8 +89,54 @@ def test_dropout_zeroes_what_it_drops_and_evaluation_drops_nothing():
         batch = collate(collator, data, [0, 1, 2])
         again = collate(collator, data, [0, 1, 2])
     assert batch["text_keep"].tolist() == [1.0] * 3 and batch["prompt_keep"].tolist() == [1.0] * 3
-    assert np.allclose(batch["speaker_emb"].numpy(), np.asarray(data["speaker_emb"]))
+    assert np.linalg.norm(batch["speaker_emb"].numpy(), axis=1) == pytest.approx([1, 1, 1], abs=1e-5)
     assert np.array_equal(batch["cond_prompt_speech_tokens"], again["cond_prompt_speech_tokens"])
+
+
+def unit(v):
+    return np.asarray(v) / np.linalg.norm(v)
+
+
+def test_the_speaker_embedding_comes_from_the_utterances_the_prompt_was_cut_from():
+    """At inference one clip gives both the prompt and the speaker embedding; training does the same, never
+    giving the target's own embedding when the prompt comes from other utterances."""
+    embeddings = np.random.default_rng(5).normal(size=(6, 8))
+    data = rows(["a", "a", "a", "b", "b", "c"], lengths=[200, 60, 80, 160, 160, 30], embeddings=embeddings)
+    collator = T3Collator(data, start_speech=START, stop_speech=STOP, prompt_tokens=150)
+    joined = 0
+    for epoch in range(6):
+        collator.epoch = epoch
+        batch = collate(collator, data, range(6))
+        for i, (prompt, voice) in enumerate(zip(batch["cond_prompt_speech_tokens"], batch["speaker_emb"].numpy())):
+            used = sorted(sources(prompt))
+            assert i not in used or i == 5  # row 5's speaker has no other utterance: its own
+            expected = unit(np.mean([unit(embeddings[j]) for j in used], axis=0))  # the normalised mean
+            assert voice == pytest.approx(expected, abs=1e-5), (epoch, i, used)
+            joined += len(used) > 1
+    assert joined > 0  # row 0 needs rows 1 and 2 joined to reach 150 tokens
+
+
+def test_a_share_of_training_batches_has_a_shorter_prompt_and_evaluation_never():
+    data = rows(["a"] * 40, lengths=[200] * 40)
+    collator = T3Collator(data, start_speech=START, stop_speech=STOP, prompt_tokens=150, short_prompt_share=0.3,
+                          min_prompt_tokens=25, seed=1)
+    lengths = []
+    for epoch in range(5):
+        collator.epoch = epoch
+        for first in range(0, 40, 4):
+            batch = collate(collator, data, range(first, first + 4))
+            lengths.append(batch["cond_prompt_speech_tokens"].shape[1])
+            with collator.evaluating():
+                assert collate(collator, data, range(first, first + 4))["cond_prompt_speech_tokens"].shape[1] == 150
+    short = [n for n in lengths if n < 150]
+    assert 0.15 < len(short) / len(lengths) < 0.45 and min(short) >= 25
+    assert len(set(short)) > 5  # lengths spread over 1..6 s
+    # the same batch draws the same length again (a resumed run draws what an uninterrupted one did)
+    collator.epoch = 2
+    assert [collate(collator, data, range(f, f + 4))["cond_prompt_speech_tokens"].shape[1]
+            for f in range(0, 40, 4)] == lengths[20:30]
+    with pytest.raises(ValueError, match="min_prompt_tokens must be in 1..150"):
+        T3Collator(data, start_speech=START, stop_speech=STOP, short_prompt_share=0.2, min_prompt_tokens=200)
 
 
 def two_voices(n_per_voice=30, dim=16, seed=1):

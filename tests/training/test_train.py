@@ -277,7 +277,7 @@ def test_token_budget_batches_train_and_resume_exactly_across_epochs(demo_run_in
 
     def recording_step(self, model, inputs, num_items_in_batch=None):
         lengths = inputs["text_token_lens"] + inputs["speech_token_lens"]
-        seen.append((self.state.epoch, len(lengths), int(lengths.max())))
+        seen.append((self.state.epoch, len(lengths), int(lengths.max()), lengths.tolist()))
         return original(self, model, inputs, num_items_in_batch)
 
     monkeypatch.setattr(T3Trainer, "training_step", recording_step)
@@ -285,10 +285,11 @@ def test_token_budget_batches_train_and_resume_exactly_across_epochs(demo_run_in
     straight = {l["step"]: l["loss"] for l in history(tmp_path / "straight") if "loss" in l}
     per_epoch = len(seen) // 2
     assert len(seen) == 2 * per_epoch == len(straight) and per_epoch >= 3
-    assert all(n * width <= budget for _, n, width in seen)
-    assert len({n for _, n, _ in seen}) > 1  # the batch size follows the lengths
-    assert sum(n for _, n, _ in seen[:per_epoch]) == sum(n for _, n, _ in seen[per_epoch:]) == len(train)
-    assert [n for _, n, _ in seen[:per_epoch]] != [n for _, n, _ in seen[per_epoch:]]  # reshuffled per epoch
+    assert all(n * width <= budget for _, n, width, _ in seen)
+    assert len({n for _, n, _, _ in seen}) > 1  # the batch size follows the lengths
+    assert sum(n for _, n, _, _ in seen[:per_epoch]) == sum(n for _, n, _, _ in seen[per_epoch:]) == len(train)
+    # reshuffled per epoch: other companions (samples of equal length shuffle, so compare the batches' lengths)
+    assert [b for *_, b in seen[:per_epoch]] != [b for *_, b in seen[per_epoch:]]
 
     stop_at = per_epoch + 1  # stopped inside the second epoch
 

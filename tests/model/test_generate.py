@@ -1,0 +1,203 @@
+"""Trained = spoken: every path that speaks feeds the model the layout it was trained on.
+
+On the briefly trained smoke model, the speech logits each inference path computes step by step with its KV cache
+under teacher forcing (the conditional row and CFG's unconditional row) equal the training forward's logits for
+the same sample to 1e-4: ``AmharicTTS`` (what the synthesis CLI, evaluation and the studio call), the in-training
+sample renderer (and so the CER scorer), and upstream's own ``T3.inference`` on the exported weights.
+"""
+
+import types
+
+import pytest
+import torch
+from chatterbox.models.t3.modules.cond_enc import T3Cond
+from chatterbox.mtl_tts import Conditionals
+
+from amharic_tts.model import generate as generate_module
+from amharic_tts.model import loss as loss_module
+from amharic_tts.model.generate import SamplingConfig, generate_speech_tokens
+from amharic_tts.model.loss import T3Batch, t3_logits
+from amharic_tts.training.run import load_trained_t3
+
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def validation(smoke_run, demo_run_inputs):
+    """The validation split and training split as the smoke run preprocessed them, and its evaluation collator."""
+    from amharic_tts.data.prepare import load_prepared
+    from amharic_tts.text.tokenizer import AmharicTokenizer
+    from amharic_tts.training.args import DataArguments
+    from amharic_tts.training.collator import T3Collator
+    from amharic_tts.training.run import preprocess
+
+    t3 = load_trained_t3(smoke_run / "checkpoint-12")
+    tokenizer = AmharicTokenizer.from_dir(smoke_run / "tokenizer")
+    data = load_prepared(str(demo_run_inputs["data"]))
+    args = DataArguments(dataset=str(demo_run_inputs["data"]))
+    train_set, _ = preprocess(data["train"], tokenizer, t3.hp, args)
+    eval_set, _ = preprocess(data["validation"], tokenizer, t3.hp, args, split="validation", keep_audio=True)
+    collator = T3Collator(eval_set, prompt_pool=train_set, start_speech=t3.hp.start_speech_token,
+                          stop_speech=t3.hp.stop_speech_token, prompt_tokens=t3.hp.speech_cond_prompt_len,
+                          voice_neighbours=16)
+    return types.SimpleNamespace(t3=t3, eval_set=eval_set, collator=collator, tokenizer=tokenizer)
+
+
+def training_logits(t3, inputs: dict, rows: int = 2) -> torch.Tensor:
+    """(n+1, rows, V): the training forward's speech logits at start_speech, s1 ... sn of one collated sample, for
+    the conditional row and (rows=2) the text-dropped row CFG uses as its unconditional branch."""
+    batch = T3Batch(**{k: inputs[k] for k in ("text_tokens", "text_token_lens", "speech_tokens",
+                                             "speech_token_lens", "speaker_emb", "cond_prompt_speech_tokens",
+                                             "emotion_adv")})
+    n = int(batch.speech_token_lens[0]) - 1
+    out = []
+    with torch.no_grad():
+        for keep in (1.0, 0.0)[:rows]:
+            _, speech = t3_logits(t3.eval(), T3Batch(**{**vars(batch), "text_keep": torch.tensor([keep])}))
+            out.append(speech[0, :n])
+    return torch.stack(out, dim=1)
+
+
+class TeacherForcing:
+    """Wraps the decoder so a shipped path feeds the sample's real tokens and keeps the logits it computes."""
+
+    def __init__(self, teacher: torch.Tensor):
+        self.teacher, self.calls = teacher, []
+
+    def __call__(self, t3, text, cond, **kwargs):
+        kwargs.update(teacher_tokens=self.teacher, keep_logits=True, max_new_tokens=10**6)
+        result = generate_speech_tokens(t3, text, cond, **kwargs)
+        self.calls.append((text, cond, result))
+        return result
+
+
+def test_amharic_tts_feeds_the_trained_layout(tts, validation, monkeypatch):
+    row = validation.eval_set[0]
+    with validation.collator.evaluating():
+        inputs = validation.collator([row])
+    # the text AmharicTTS speaks is tokenised as training tokenised it
+    assert tts.text_tokens(row["text"]).tolist() == row["text_ids"]
+    voice = Conditionals(T3Cond(speaker_emb=inputs["speaker_emb"],
+                                cond_prompt_speech_tokens=inputs["cond_prompt_speech_tokens"],
+                                emotion_adv=0.5 * torch.ones(1, 1, 1)), {})
+    teacher = TeacherForcing(inputs["speech_tokens"][0, 1:int(inputs["speech_token_lens"][0])])
+    monkeypatch.setattr("amharic_tts.inference.generate_speech_tokens", teacher)
+    tokens = tts.speech_tokens(row["text"], voice, tts_config())
+    (_, _, result), = teacher.calls
+    expected = training_logits(tts.t3, inputs)
+    assert result.logits.shape == expected.shape and result.logits.shape[1] == 2  # conditional + CFG's row
+    assert (result.logits - expected).abs().max() < TOLERANCE
+    assert expected.std() > 0.5  # real logits, not a degenerate model
+    assert result.stopped and torch.equal(tokens, torch.tensor(row["speech_tokens"]))
+
+
+def tts_config():
+    from amharic_tts.inference import GenerationConfig
+
+    return GenerationConfig()
+
+
+def test_the_in_training_sample_renderer_feeds_the_trained_layout(validation, monkeypatch):
+    from amharic_tts.training.samples import SpeechRenderer
+
+    t3 = validation.t3
+    trainer = types.SimpleNamespace(
+        model=types.SimpleNamespace(t3=t3), accelerator=types.SimpleNamespace(unwrap_model=lambda model: model),
+        eval_collator=validation.collator, collator=None,
+        args=types.SimpleNamespace(device="cpu", seed=0, sample_max_seconds=2))
+    renderer = SpeechRenderer(trainer, model_args=None)
+    renderer._s3gen_missing = True  # tokens only: the vocoder is not what this checks
+    row = validation.eval_set[0]
+    with validation.collator.evaluating():
+        inputs = validation.collator([row])
+    teacher = TeacherForcing(inputs["speech_tokens"][0, 1:int(inputs["speech_token_lens"][0])])
+    monkeypatch.setattr("amharic_tts.training.samples.generate_speech_tokens", teacher)
+    (tokens, wav), = renderer.render([row])
+    (_, _, result), = teacher.calls
+    expected = training_logits(t3, inputs)
+    assert (result.logits - expected).abs().max() < TOLERANCE
+    assert wav is None and torch.equal(tokens, torch.tensor(row["speech_tokens"]))
+
+
+def upstream_teacher_forced_logits(t3, text: torch.Tensor, cond, teacher: torch.Tensor) -> torch.Tensor:
+    """Upstream's ``T3.inference`` as upstream's ``generate`` calls it (two rows, its default initial
+    start_speech), with torch.multinomial answering the teacher's tokens: the logits its speech head computed."""
+    seen, step = [], iter(teacher.tolist())
+    hook = t3.speech_head.register_forward_hook(lambda module, args, output: seen.append(output[:, -1].clone()))
+    original = torch.multinomial
+    try:
+        torch.multinomial = lambda probs, num_samples: torch.tensor([[next(step)]])
+        t3.inference(t3_cond=cond, text_tokens=torch.stack([text, text]), max_new_tokens=len(teacher),
+                     cfg_weight=0.5)
+    finally:
+        torch.multinomial = original
+        hook.remove()
+        if "patched_model" in t3._modules:
+            del t3.patched_model
+    return torch.stack(seen)
+
+
+def test_upstream_t3_inference_on_the_exported_weights_sees_the_trained_layout(tts, validation, monkeypatch):
+    """A user who loads t3_am.safetensors into upstream T3 and calls upstream's inference gets what was trained;
+    with the one-start_speech layout earlier versions trained on, the same check fails."""
+    row = validation.eval_set[0]
+    with validation.collator.evaluating():
+        inputs = validation.collator([row])
+    cond = T3Cond(speaker_emb=inputs["speaker_emb"], cond_prompt_speech_tokens=inputs["cond_prompt_speech_tokens"],
+                  emotion_adv=0.5 * torch.ones(1, 1, 1))
+    text = inputs["text_tokens"][0]
+    teacher = inputs["speech_tokens"][0, 1:int(inputs["speech_token_lens"][0])]
+    upstream = upstream_teacher_forced_logits(tts.t3, text, cond, teacher)
+    assert (upstream - training_logits(tts.t3, inputs)).abs().max() < TOLERANCE
+    monkeypatch.setattr(loss_module, "SPEECH_BOS_COPIES", 1)  # what training fed before
+    assert (upstream - training_logits(tts.t3, inputs)).abs().max() > 1e-2
+
+
+def test_sampling_gives_upstream_t3_inference_s_tokens_for_the_same_seed(tts, validation):
+    """The decoder samples as upstream's T3.inference does (CFG, repetition penalty over the conditional row's
+    history, temperature, min-p, top-p, torch's global random state), only faster."""
+    row = validation.eval_set[0]
+    with validation.collator.evaluating():
+        inputs = validation.collator([row])
+    cond = T3Cond(speaker_emb=inputs["speaker_emb"], cond_prompt_speech_tokens=inputs["cond_prompt_speech_tokens"],
+                  emotion_adv=0.5 * torch.ones(1, 1, 1))
+    text = inputs["text_tokens"][0]
+    for seed, sampling in ((0, SamplingConfig()), (1, SamplingConfig(temperature=1.3, repetition_penalty=2.0,
+                                                                     min_p=0.1, top_p=0.9, cfg_weight=0.3))):
+        torch.manual_seed(seed)
+        ours = generate_speech_tokens(tts.t3, text, cond, sampling=sampling, max_new_tokens=40)
+        torch.manual_seed(seed)
+        upstream = tts.t3.inference(t3_cond=cond, text_tokens=torch.stack([text, text]), max_new_tokens=40,
+                                    temperature=sampling.temperature, cfg_weight=sampling.cfg_weight,
+                                    repetition_penalty=sampling.repetition_penalty, min_p=sampling.min_p,
+                                    top_p=sampling.top_p)[0]
+        del tts.t3.patched_model
+        if ours.stopped:
+            ours_tokens = torch.cat([ours.tokens, torch.tensor([tts.t3.hp.stop_speech_token])])
+        else:
+            ours_tokens = ours.tokens
+        assert torch.equal(ours_tokens, upstream), seed
+        assert len(set(ours.tokens.tolist())) > 3  # really sampled
+
+
+def test_the_decoder_stops_at_stop_or_at_its_length_limit(tts, validation):
+    row = validation.eval_set[0]
+    with validation.collator.evaluating():
+        inputs = validation.collator([row])
+    cond = T3Cond(speaker_emb=inputs["speaker_emb"], cond_prompt_speech_tokens=inputs["cond_prompt_speech_tokens"])
+    text = inputs["text_tokens"][0]
+    stop = tts.t3.hp.stop_speech_token
+    at_once = generate_speech_tokens(tts.t3, text, cond, teacher_tokens=torch.tensor([stop, 5, 6]))
+    assert at_once.stopped and at_once.tokens.numel() == 0
+    limited = generate_speech_tokens(tts.t3, text, cond, teacher_tokens=torch.tensor([7, 8, 9, stop]),
+                                     max_new_tokens=2)
+    assert not limited.stopped and limited.tokens.tolist() == [7, 8]
+    greedy = generate_speech_tokens(tts.t3, text, cond, sampling=SamplingConfig(greedy=True), max_new_tokens=5)
+    again = generate_speech_tokens(tts.t3, text, cond, sampling=SamplingConfig(greedy=True), max_new_tokens=5)
+    assert torch.equal(greedy.tokens, again.tokens)  # greedy: no randomness
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        generate_speech_tokens(tts.t3, text, cond, sampling=SamplingConfig(temperature=0))
+
+
+def test_the_speech_vocabulary_filter():
+    assert generate_module.speech_only(torch.tensor([5, 6561, 6560, 8000])).tolist() == [5, 6560]

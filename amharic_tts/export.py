@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amharic_tts.cli import UserError, run_cli
-from amharic_tts.inference import MODEL_CONFIG_FILE, MODEL_FORMAT, T3_FILE, TOKENIZER_FILES
+from amharic_tts.inference import MODEL_CONFIG_FILE, MODEL_FORMAT, T3_FILE, TOKENIZER_FILES, speech_layout
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ def export_model(checkpoint: str | Path, output: str | Path, *, dtype: str = "fl
         "base_text_vocab_size": int(tokenizer_config["base_vocab_size"]),
         "normalizer": tokenizer_config.get("normalizer"),
         "t3_config": t3_config_to_dict(t3.hp, with_llama_config=True),
+        "speech_layout": speech_layout(),
         "training": _training_facts(checkpoint, run_dir, model_args, training_args, step),
         "data": _data_facts(data_args),
     }

@@ -112,6 +112,7 @@ class AmharicTTS:
         except BaseModelError as err:
             raise ModelLoadError(str(err)) from err
         config = _read_config(folder)
+        check_layout(config.get("speech_layout"), folder)
         t3 = _load_exported_t3(folder, config)
         tokenizer = _load_tokenizer(folder, t3.hp.text_tokens_dict_size)
         base = {"name_or_path": config.get("base_model", "ResembleAI/chatterbox"),
@@ -130,6 +131,7 @@ class AmharicTTS:
             raise ModelLoadError(f"{path} holds no model.safetensors: pass a checkpoint-N folder or a finished "
                                  "run's output folder")
         train_config = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+        check_layout(train_config.get("speech_layout"), run_dir)
         t3 = load_trained_t3(path)
         tokenizer = _load_tokenizer(run_dir / TOKENIZER_DIR, t3.hp.text_tokens_dict_size)
         model = train_config.get("model", {})
@@ -277,6 +279,22 @@ class AmharicTTS:
 
 
 # --------------------------------------------------------------------------------------------- helpers
+
+
+def speech_layout() -> dict:
+    """The layout a model is trained on (recorded in exported configs and run configs)."""
+    from amharic_tts.model import loss
+
+    return {"start_speech_copies": loss.SPEECH_BOS_COPIES}
+
+
+def check_layout(recorded: dict | None, source) -> None:
+    """Warn when a model was trained on another layout than this version speaks with."""
+    if recorded != speech_layout():
+        logger.warning("%s was trained %s; this version speaks with %s start_speech tokens, as upstream does, so it "
+                       "will not sound as trained: train it again with this version", source,
+                       f"with layout {recorded}" if recorded else "by an earlier amharic-tts (one start_speech)",
+                       speech_layout()["start_speech_copies"])
 
 
 def _read_config(folder: Path) -> dict:

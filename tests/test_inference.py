@@ -231,3 +231,16 @@ def test_hub_repo_id_loads_through_the_cache_offline(exported_model, tiny_base_d
     expected = load_file(str(exported_model / "t3_am.safetensors"))
     assert all(torch.equal(loaded.t3.state_dict()[k], v) for k, v in expected.items())
     assert loaded.default_voice is not None
+
+
+def test_a_model_trained_on_another_layout_is_named_when_loaded(exported_model, tmp_path, caplog):
+    import json
+
+    config = json.loads((exported_model / "config.json").read_text())
+    assert config["speech_layout"] == {"start_speech_copies": 2}
+    old = tmp_path / "old"
+    shutil.copytree(exported_model, old)
+    del config["speech_layout"]  # as exported by versions that trained on one start_speech
+    (old / "config.json").write_text(json.dumps(config))
+    AmharicTTS.from_pretrained(old, device="cpu")
+    assert "trained by an earlier amharic-tts (one start_speech)" in caplog.text

@@ -64,13 +64,14 @@ def tiny_llama_config(*, hidden_size: int = 1024, layers: int = 2, intermediate_
 
 def tiny_t3_config_dict(*, hidden_size: int = 1024, layers: int = 2, intermediate_size: int = 512,
                         perceiver: bool = True, max_text_tokens: int = 512, max_speech_tokens: int = 1024,
-                        name: str | None = None) -> dict:
+                        name: str | None = None, head_dim: int = 64) -> dict:
     """The content of a tiny ``t3_config.json``. Upstream's Perceiver is hard-wired to 1024 channels, so
     ``perceiver=True`` needs ``hidden_size=1024``; without it the prompt tokens enter the backbone as they are."""
     if perceiver and hidden_size != 1024:
         raise ValueError("upstream's Perceiver resampler only works with hidden_size=1024")
-    name = name or (TINY_LLAMA_NAME if (hidden_size, layers, intermediate_size) == (1024, 2, 512)
-                    else f"{TINY_LLAMA_NAME}_{hidden_size}x{layers}x{intermediate_size}")
+    name = name or (TINY_LLAMA_NAME if (hidden_size, layers, intermediate_size, head_dim) == (1024, 2, 512, 64)
+                    else f"{TINY_LLAMA_NAME}_{hidden_size}x{layers}x{intermediate_size}"
+                         + (f"h{head_dim}" if head_dim != 64 else ""))
     return {
         "text_tokens_dict_size": TEXT_VOCAB_SIZE,
         "max_text_tokens": max_text_tokens,
@@ -78,7 +79,7 @@ def tiny_t3_config_dict(*, hidden_size: int = 1024, layers: int = 2, intermediat
         "llama_config_name": name,
         "use_perceiver_resampler": perceiver,
         "llama_config": tiny_llama_config(hidden_size=hidden_size, layers=layers,
-                                          intermediate_size=intermediate_size),
+                                          intermediate_size=intermediate_size, head_dim=head_dim),
     }
 
 

@@ -127,4 +127,7 @@ def resolved_config(model_args, data_args, training_args) -> dict:
     """Everything the run used, for ``train_config.yaml``."""
     own = {f.name for f in fields(T3TrainingArguments)}
     training = {k: v for k, v in training_args.to_dict().items() if k in own}
-    return {"model": asdict(model_args), "data": asdict(data_args), "training": training}
+    from amharic_tts.inference import speech_layout
+
+    return {"model": asdict(model_args), "data": asdict(data_args), "training": training,
+            "speech_layout": speech_layout()}

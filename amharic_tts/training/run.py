@@ -215,11 +215,17 @@ def train(model_args, data_args, training_args) -> int:
     if data_args.prompt_voice_neighbours < 0:
         raise TrainingSetupError(f"prompt_voice_neighbours must be 0 (off) or more, got "
                                  f"{data_args.prompt_voice_neighbours}")
+    if not 0 <= data_args.short_prompt_share <= 1:
+        raise TrainingSetupError(f"short_prompt_share must be in 0..1, got {data_args.short_prompt_share}")
     # 2-4. tokenizer, dataset, model: every check runs before training starts
     tokenizer = load_tokenizer(model_args.tokenizer)
     train_raw, eval_raw = load_splits(data_args, evaluating=training_args.eval_strategy != "no")
     t3 = build_model(model_args, tokenizer)
     hp = t3.hp
+    prompt_length = data_args.prompt_tokens or hp.speech_cond_prompt_len
+    if data_args.short_prompt_share and not 1 <= data_args.min_prompt_tokens <= prompt_length:
+        raise TrainingSetupError(f"min_prompt_tokens must be in 1..{prompt_length} (the prompt length), got "
+                                 f"{data_args.min_prompt_tokens}; or set short_prompt_share: 0")
     if training_args.process_index == 0:
         from amharic_tts.model.vocab import trainable_table
 
@@ -267,7 +273,7 @@ def train(model_args, data_args, training_args) -> int:
         shutil.copytree(Path(tokenizer.source_dir), output_dir / TOKENIZER_DIR, dirs_exist_ok=True)
     # 6. trainer
     collator_args = dict(start_speech=hp.start_speech_token, stop_speech=hp.stop_speech_token,
-                         prompt_tokens=data_args.prompt_tokens or hp.speech_cond_prompt_len,
+                         prompt_tokens=prompt_length,
                          prompt_from_same_speaker=data_args.prompt_from_same_speaker,
                          voice_neighbours=data_args.prompt_voice_neighbours,
                          emotion_adv=data_args.emotion_adv, short_prompt_share=data_args.short_prompt_share,

@@ -13,6 +13,7 @@ import torch
 from chatterbox.models.t3.modules.cond_enc import T3Cond
 from chatterbox.mtl_tts import Conditionals
 
+from amharic_tts.inference import GenerationConfig
 from amharic_tts.model import generate as generate_module
 from amharic_tts.model import loss as loss_module
 from amharic_tts.model.generate import SamplingConfig, generate_speech_tokens
@@ -41,6 +42,16 @@ def validation(smoke_run, demo_run_inputs):
                           stop_speech=t3.hp.stop_speech_token, prompt_tokens=t3.hp.speech_cond_prompt_len,
                           voice_neighbours=16)
     return types.SimpleNamespace(t3=t3, eval_set=eval_set, collator=collator, tokenizer=tokenizer)
+
+
+def first_sample(validation):
+    """The first validation row, its evaluation batch and the upstream T3Cond of that batch's conditioning."""
+    row = validation.eval_set[0]
+    with validation.collator.evaluating():
+        inputs = validation.collator([row])
+    cond = T3Cond(speaker_emb=inputs["speaker_emb"], cond_prompt_speech_tokens=inputs["cond_prompt_speech_tokens"],
+                  emotion_adv=0.5 * torch.ones(1, 1, 1))
+    return row, inputs, cond
 
 
 def training_logits(t3, inputs: dict, rows: int = 2) -> torch.Tensor:
@@ -72,29 +83,19 @@ class TeacherForcing:
 
 
 def test_amharic_tts_feeds_the_trained_layout(tts, validation, monkeypatch):
-    row = validation.eval_set[0]
-    with validation.collator.evaluating():
-        inputs = validation.collator([row])
+    row, inputs, cond = first_sample(validation)
     # the text AmharicTTS speaks is tokenised as training tokenised it
     assert tts.text_tokens(row["text"]).tolist() == row["text_ids"]
-    voice = Conditionals(T3Cond(speaker_emb=inputs["speaker_emb"],
-                                cond_prompt_speech_tokens=inputs["cond_prompt_speech_tokens"],
-                                emotion_adv=0.5 * torch.ones(1, 1, 1)), {})
+    voice = Conditionals(cond, {})  # what AmharicTTS.voice makes of a reference clip
     teacher = TeacherForcing(inputs["speech_tokens"][0, 1:int(inputs["speech_token_lens"][0])])
     monkeypatch.setattr("amharic_tts.inference.generate_speech_tokens", teacher)
-    tokens = tts.speech_tokens(row["text"], voice, tts_config())
+    tokens = tts.speech_tokens(row["text"], voice, GenerationConfig())
     (_, _, result), = teacher.calls
     expected = training_logits(tts.t3, inputs)
     assert result.logits.shape == expected.shape and result.logits.shape[1] == 2  # conditional + CFG's row
     assert (result.logits - expected).abs().max() < TOLERANCE
     assert expected.std() > 0.5  # real logits, not a degenerate model
     assert result.stopped and torch.equal(tokens, torch.tensor(row["speech_tokens"]))
-
-
-def tts_config():
-    from amharic_tts.inference import GenerationConfig
-
-    return GenerationConfig()
 
 
 def test_the_in_training_sample_renderer_feeds_the_trained_layout(validation, monkeypatch):
@@ -107,9 +108,7 @@ def test_the_in_training_sample_renderer_feeds_the_trained_layout(validation, mo
         args=types.SimpleNamespace(device="cpu", seed=0, sample_max_seconds=2))
     renderer = SpeechRenderer(trainer, model_args=None)
     renderer._s3gen_missing = True  # tokens only: the vocoder is not what this checks
-    row = validation.eval_set[0]
-    with validation.collator.evaluating():
-        inputs = validation.collator([row])
+    row, inputs, _ = first_sample(validation)
     teacher = TeacherForcing(inputs["speech_tokens"][0, 1:int(inputs["speech_token_lens"][0])])
     monkeypatch.setattr("amharic_tts.training.samples.generate_speech_tokens", teacher)
     (tokens, wav), = renderer.render([row])
@@ -140,11 +139,7 @@ def upstream_teacher_forced_logits(t3, text: torch.Tensor, cond, teacher: torch.
 def test_upstream_t3_inference_on_the_exported_weights_sees_the_trained_layout(tts, validation, monkeypatch):
     """A user who loads t3_am.safetensors into upstream T3 and calls upstream's inference gets what was trained;
     with the one-start_speech layout earlier versions trained on, the same check fails."""
-    row = validation.eval_set[0]
-    with validation.collator.evaluating():
-        inputs = validation.collator([row])
-    cond = T3Cond(speaker_emb=inputs["speaker_emb"], cond_prompt_speech_tokens=inputs["cond_prompt_speech_tokens"],
-                  emotion_adv=0.5 * torch.ones(1, 1, 1))
+    row, inputs, cond = first_sample(validation)
     text = inputs["text_tokens"][0]
     teacher = inputs["speech_tokens"][0, 1:int(inputs["speech_token_lens"][0])]
     upstream = upstream_teacher_forced_logits(tts.t3, text, cond, teacher)
@@ -156,11 +151,7 @@ def test_upstream_t3_inference_on_the_exported_weights_sees_the_trained_layout(t
 def test_sampling_gives_upstream_t3_inference_s_tokens_for_the_same_seed(tts, validation):
     """The decoder samples as upstream's T3.inference does (CFG, repetition penalty over the conditional row's
     history, temperature, min-p, top-p, torch's global random state), only faster."""
-    row = validation.eval_set[0]
-    with validation.collator.evaluating():
-        inputs = validation.collator([row])
-    cond = T3Cond(speaker_emb=inputs["speaker_emb"], cond_prompt_speech_tokens=inputs["cond_prompt_speech_tokens"],
-                  emotion_adv=0.5 * torch.ones(1, 1, 1))
+    row, inputs, cond = first_sample(validation)
     text = inputs["text_tokens"][0]
     for seed, sampling in ((0, SamplingConfig()), (1, SamplingConfig(temperature=1.3, repetition_penalty=2.0,
                                                                      min_p=0.1, top_p=0.9, cfg_weight=0.3))):
@@ -181,10 +172,7 @@ def test_sampling_gives_upstream_t3_inference_s_tokens_for_the_same_seed(tts, va
 
 
 def test_the_decoder_stops_at_stop_or_at_its_length_limit(tts, validation):
-    row = validation.eval_set[0]
-    with validation.collator.evaluating():
-        inputs = validation.collator([row])
-    cond = T3Cond(speaker_emb=inputs["speaker_emb"], cond_prompt_speech_tokens=inputs["cond_prompt_speech_tokens"])
+    row, inputs, cond = first_sample(validation)
     text = inputs["text_tokens"][0]
     stop = tts.t3.hp.stop_speech_token
     at_once = generate_speech_tokens(tts.t3, text, cond, teacher_tokens=torch.tensor([stop, 5, 6]))

@@ -40,8 +40,9 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--full-syllabary", action="store_true",
                         help="every Amharic syllable (default: the consonant-vowel syllables; see the module)")
-    for name in ("speakers", "lexicon", "new_words", "base_lexicon", "train_sentences", "base_sentences", "held_out", "base_steps",
-                 "steps", "batch_size", "vocab_size", "seed", "curve_every", "max_words", "max_syllables"):
+    counts = ("speakers", "lexicon", "new_words", "base_lexicon", "train_sentences", "base_sentences", "held_out",
+              "base_steps", "steps", "batch_size", "vocab_size", "seed", "curve_every", "max_words", "max_syllables")
+    for name in counts:
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
     for name in ("base_lr", "lr", "lora_lr"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
@@ -63,10 +64,7 @@ def main(argv=None) -> int:
         orders=None if args.full_syllabary else defaults.orders,
         size=ModelSize(args.hidden_size, args.layers, args.intermediate_size, args.perceiver, args.prompt_tokens,
                        args.head_dim),
-        **{name: getattr(args, name) for name in (
-            "speakers", "lexicon", "new_words", "base_lexicon", "train_sentences", "base_sentences", "held_out", "base_steps",
-            "steps", "batch_size", "vocab_size", "seed", "curve_every", "max_words", "max_syllables", "base_lr", "lr",
-            "lora_lr")})
+        **{name: getattr(args, name) for name in (*counts, "base_lr", "lr", "lora_lr")})
 
     def log(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

@@ -388,7 +388,8 @@ def pretrain_base(base_dir: Path, parts_dir: Path, language: SyntheticLanguage, 
             log(f"  base step {step + 1:5d}  speech loss {out.speech_loss.item():.3f}  accuracy "
                 f"{out.speech_accuracy.item():.3f}{extra}  ({time.time() - started:.0f} s)")
     base_dir.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in t3.state_dict().items()}, str(base_dir / T3_CHECKPOINTS["v3"]))
+    state = {k: v.detach().cpu().contiguous() for k, v in t3.state_dict().items()}
+    save_file(state, str(base_dir / T3_CHECKPOINTS["v3"]))
     (base_dir / T3_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     (base_dir / TOKENIZER_FILE).write_text(base_json, encoding="utf-8")
     for name in ("ve.pt", "s3gen.pt", "conds.pt"):
@@ -618,7 +619,9 @@ def run_experiment(exp: Experiment, log=print) -> dict:
         return scores(language, speak_base(t3, base_tok, language, base_corpus.held_out[:16], base_prompts,
                                            sampling=greedy, seed=exp.seed))["cer"]
 
-    base_dir = work / f"base-{_digest(language_key, asdict(exp.size), exp.base_sentences, exp.base_lexicon, exp.base_steps, exp.batch_size, exp.base_lr)}"
+    base_key = _digest(language_key, asdict(exp.size), exp.base_sentences, exp.base_lexicon, exp.base_steps,
+                       exp.batch_size, exp.base_lr)
+    base_dir = work / f"base-{base_key}"
     curve_file = base_dir / "learning_curve.json"
     if not (base_dir / "t3_config.json").is_file():
         log(f"pretraining the base on the base language ({exp.base_steps} steps) -> {base_dir}")

@@ -5,7 +5,8 @@ turned into speech tokens by the decoder everything else speaks with (:mod:`amha
 training layout, upstream's v3 sampling recipe with CFG, a fixed seed per sentence), conditioned as the
 evaluation collator conditions them (a speech prompt from another utterance of the speaker and that
 utterance's speaker embedding), and then into a 24 kHz waveform by the base model's S3Gen (each sentence's own
-recording is the voice reference), the last token's audio left out as in ``AmharicTTS``. Results go to TensorBoard (``samples/N``) and to ``OUTPUT/samples/step-S/N.wav`` with the text
+recording is the voice reference), the last token's audio left out as in ``AmharicTTS``. Results go to
+TensorBoard (``samples/N``) and to ``OUTPUT/samples/step-S/N.wav`` with the text
 and tokens beside them. Without an ``s3gen.pt`` in the base, only the tokens are written.
 
 With ``eval_asr_model``, every evaluation also renders the first ``eval_asr_samples`` validation sentences the

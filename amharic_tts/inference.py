@@ -15,8 +15,8 @@ What a model folder holds (written by :mod:`amharic_tts.export`)::
 Upstream's ``ChatterboxMultilingualTTS`` refuses language ids outside its 23 and only loads 2454 text ids, so
 generation is built here from upstream's parts: T3 decoded by :mod:`amharic_tts.model.generate` (the training
 layout with a KV cache, upstream's v3 sampling recipe) and ``S3Gen``. Text is normalised with the settings saved
-with the tokenizer at training time, split into sentences, spoken sentence by sentence and joined with short
-pauses. Output carries upstream's imperceptible Perth watermark (as upstream's own ``generate`` does) unless
+with the tokenizer at training time, split into sentences, decoded together in batches (each sentence as it would be alone) and
+joined with short pauses; :meth:`AmharicTTS.stream` yields each sentence's audio as soon as it is ready. Output carries upstream's imperceptible Perth watermark (as upstream's own ``generate`` does) unless
 ``watermark=False``.
 """
 
@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,8 @@ import numpy as np
 import torch
 
 from amharic_tts.model.base import BaseModelError
-from amharic_tts.model.generate import SamplingConfig, generate_speech_tokens, speech_only
+from amharic_tts.model.generate import (BATCH_SENTENCES, TOKEN_BUDGET, SamplingConfig, SpeechRequest, decode,
+                                        in_order, speech_only)
 from amharic_tts.model.voice import (MIN_VOCODER_TOKENS, S3GEN_RATE, load_reference, make_conditionals, vocode,
                                      with_exaggeration)
 
@@ -74,8 +76,8 @@ class AmharicTTS:
     sr = S3GEN_RATE
 
     def __init__(self, t3, tokenizer, *, s3gen, ve, default_voice=None, config: dict | None = None,
-                 device: str = "cpu", watermark: bool = True):
-        self.t3 = t3.to(device).eval()
+                 device: str = "cpu", watermark: bool = True, dtype: str | torch.dtype | None = None):
+        self.t3 = (t3.to(device) if dtype is None else t3.to(device=device, dtype=t3_dtype(dtype))).eval()
         self.tokenizer = tokenizer
         self.s3gen = s3gen.to(device).eval()
         self.ve = ve.to(device).eval()
@@ -91,8 +93,11 @@ class AmharicTTS:
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, device: str | None = None,
                         revision: str | None = None, token: str | bool | None = None,
-                        watermark: bool = True) -> "AmharicTTS":
-        """Load an exported model (Hub repo id or folder), or a training run / checkpoint folder."""
+                        watermark: bool = True, dtype: str | torch.dtype | None = None) -> "AmharicTTS":
+        """Load an exported model (Hub repo id or folder), or a training run / checkpoint folder.
+
+        ``dtype`` is T3's ("float32" by default; "bfloat16" decodes much faster on a GPU and on CPUs with AMX or
+        AVX-512 bf16, at bf16 precision); S3Gen and the voice encoder stay in float32."""
         from amharic_tts.model.base import resolve_base_dir
         from amharic_tts.training.run import find_run_dir
 
@@ -100,7 +105,7 @@ class AmharicTTS:
         path = Path(name_or_path).expanduser()
         exported = path.is_dir() and (path / MODEL_CONFIG_FILE).is_file()  # also OUTPUT/export inside a run
         if path.is_dir() and not exported and find_run_dir(path) is not None:
-            return cls._from_training_run(path, device=device, watermark=watermark)
+            return cls._from_training_run(path, device=device, watermark=watermark, dtype=dtype)
         if not path.exists() and str(name_or_path).count("/") != 1:
             raise ModelLoadError(f"{name_or_path} is neither a model folder nor a Hub repo id (user/name)")
         try:
@@ -118,10 +123,10 @@ class AmharicTTS:
         base = {"name_or_path": config.get("base_model", "ResembleAI/chatterbox"),
                 "revision": config.get("base_revision")}
         return cls._assemble(t3, tokenizer, folder=folder, base=base, config=config, device=device,
-                             watermark=watermark)
+                             watermark=watermark, dtype=dtype)
 
     @classmethod
-    def _from_training_run(cls, path: Path, *, device: str, watermark: bool) -> "AmharicTTS":
+    def _from_training_run(cls, path: Path, *, device: str, watermark: bool, dtype=None) -> "AmharicTTS":
         import yaml
 
         from amharic_tts.training.run import CONFIG_FILE, TOKENIZER_DIR, find_run_dir, load_trained_t3
@@ -140,11 +145,11 @@ class AmharicTTS:
         config = {"format": MODEL_FORMAT, "base_model": base["name_or_path"], "base_revision": base["revision"],
                   "normalizer": tokenizer.config.get("normalizer"), "source": str(path)}
         return cls._assemble(t3, tokenizer, folder=None, base=base, config=config, device=device,
-                             watermark=watermark)
+                             watermark=watermark, dtype=dtype)
 
     @classmethod
     def _assemble(cls, t3, tokenizer, *, folder: Path | None, base: dict, config: dict, device: str,
-                  watermark: bool) -> "AmharicTTS":
+                  watermark: bool, dtype=None) -> "AmharicTTS":
         from amharic_tts.model.base import load_default_voice, load_s3gen, load_voice_encoder
 
         def source(filename: str) -> dict:
@@ -164,7 +169,7 @@ class AmharicTTS:
             logger.warning("no default voice (%s): pass a reference clip to generate()", err)
             voice = None
         return cls(t3, tokenizer, s3gen=s3gen, ve=ve, default_voice=voice, config=config, device=device,
-                   watermark=watermark)
+                   watermark=watermark, dtype=dtype)
 
     # ----------------------------------------------------------------------------------------- voices
 
@@ -207,25 +212,22 @@ class AmharicTTS:
 
     # ----------------------------------------------------------------------------------------- speaking
 
-    @torch.inference_mode()
-    def decode(self, sentence: str, voice, config: SamplingConfig, max_new_tokens: int | None = None):
-        """T3's output for one normalised sentence (:func:`generate_speech_tokens`: the training layout, with
-        CFG), within the length guard: a :class:`~amharic_tts.model.generate.SpeechTokens`."""
-        text = self.text_tokens(sentence)
+    def length_guard(self, sentence: str, max_new_tokens: int | None = None) -> int:
+        """The most speech tokens a sentence may take (a guard against a model that never says stop)."""
         if max_new_tokens is None:
-            seconds = 1.0 + MAX_SECONDS_PER_CHARACTER * len(sentence)
-            max_new_tokens = int(SPEECH_TOKEN_RATE * seconds)
-        max_new_tokens = max(1, min(max_new_tokens, self.t3.hp.max_speech_tokens))
-        result = generate_speech_tokens(self.t3, text, voice.t3, sampling=config, max_new_tokens=max_new_tokens)
-        if not result.stopped:
-            logger.warning("no stop token after %d speech tokens (%.1f s) for %r: cut there", max_new_tokens,
-                           max_new_tokens / SPEECH_TOKEN_RATE, sentence[:60])
-        return result
+            max_new_tokens = int(SPEECH_TOKEN_RATE * (1.0 + MAX_SECONDS_PER_CHARACTER * len(sentence)))
+        return max(1, min(max_new_tokens, self.t3.hp.max_speech_tokens))
 
-    def speech_tokens(self, sentence: str, voice, config: SamplingConfig,
-                      max_new_tokens: int | None = None) -> torch.Tensor:
-        """S3 speech tokens (ids < 6561) for one normalised sentence."""
-        return speech_only(self.decode(sentence, voice, config, max_new_tokens).tokens)
+    def request(self, sentence: str, voice, *, seed: int | None = None, index: int = 0,
+                max_new_tokens: int | None = None) -> SpeechRequest:
+        """What the decoder needs for one normalised sentence. With ``seed``, the sentence draws from its own
+        generator (seeded by ``seed`` and its ``index`` in the text), so its speech does not depend on what it is
+        batched with."""
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=self.device).manual_seed(_sentence_seed(seed, index))
+        return SpeechRequest(self.text_tokens(sentence), voice.t3, max_new_tokens=self.length_guard(
+            sentence, max_new_tokens), generator=generator)
 
     @torch.inference_mode()
     def vocode(self, tokens: torch.Tensor, voice) -> np.ndarray:
@@ -233,42 +235,149 @@ class AmharicTTS:
         last token's audio is left out, as upstream's v3 recipe does); empty for fewer than 2 tokens."""
         return vocode(self.s3gen, tokens, voice.gen)
 
-    def generate(self, text: str, audio_prompt_path: str | os.PathLike | None = None, *,
-                 exaggeration: float = 0.5, cfg_weight: float = 0.5, temperature: float = 0.8,
-                 repetition_penalty: float = 1.2, min_p: float = 0.05, top_p: float = 1.0,
-                 seed: int | None = None, sentence_pause: float = 0.25,
-                 max_new_tokens: int | None = None) -> tuple[torch.Tensor, int]:
-        """Speak ``text``: ``(waveform of shape (1, samples), 24000)``.
+    def speak(self, sentences: list[tuple[str, object, int | None, int]], config: SamplingConfig, *,
+              max_new_tokens: int | None = None, batch_size: int = BATCH_SENTENCES,
+              token_budget: int = TOKEN_BUDGET) -> Iterator[tuple[int, np.ndarray | None]]:
+        """The audio of many normalised sentences, ``(index, 24 kHz waveform or None when the model said
+        nothing)``, in order, each as soon as it and those before it are decoded and vocoded.
 
-        ``audio_prompt_path`` clones the voice of a clip (3-10 s of clean speech); without it the default voice
-        speaks. ``seed`` makes the result repeatable without touching the caller's random state. The sampling
-        defaults are upstream's v3 recipe (repetition penalty 1.2).
+        ``sentences`` are ``(sentence, voice, seed, index within its text)``. All of them go through the batched
+        decoder (:func:`amharic_tts.model.generate.decode`, at most ``batch_size`` sentences and ``token_budget``
+        KV-cache positions at a time); a finished sentence is vocoded while the rest of its batch is still to be
+        decoded. With a seed, the vocoder's random draws are seeded per sentence too, so every sentence's audio
+        is the same whatever it is batched with.
+        """
+        requests = [self.request(text, voice, seed=seed, index=index, max_new_tokens=max_new_tokens)
+                    for text, voice, seed, index in sentences]
+        decoded = decode(self.t3, requests, sampling=config, batch_sentences=batch_size, token_budget=token_budget)
+        for k, result in in_order(decoded):
+            text, voice, seed, index = sentences[k]
+            self._check_stopped(result, requests[k], text)
+            tokens = speech_only(result.tokens)
+            if len(tokens) < MIN_VOCODER_TOKENS:
+                logger.warning("the model produced no speech for %r (%d speech tokens)", text[:60], len(tokens))
+                yield k, None
+                continue
+            if seed is None:
+                yield k, self.vocode(tokens, voice)
+                continue
+            devices = [torch.device(self.device)] if torch.device(self.device).type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(_sentence_seed(seed, index))
+                wav = self.vocode(tokens, voice)
+            yield k, wav
+
+    def _check_stopped(self, result, request: SpeechRequest, sentence: str) -> None:
+        if not result.stopped:
+            logger.warning("no stop token after %d speech tokens (%.1f s) for %r: cut there", request.max_new_tokens,
+                           request.max_new_tokens / SPEECH_TOKEN_RATE, sentence[:60])
+
+    def stream_many(self, texts: list[str], audio_prompt_paths: list | None = None, *,
+                    seeds: list[int | None] | None = None, exaggeration: float = 0.5, cfg_weight: float = 0.5,
+                    temperature: float = 0.8, repetition_penalty: float = 1.2, min_p: float = 0.05,
+                    top_p: float = 1.0, sentence_pause: float = 0.25, max_new_tokens: int | None = None,
+                    batch_size: int = BATCH_SENTENCES,
+                    token_budget: int = TOKEN_BUDGET) -> Iterator[tuple[int, torch.Tensor]]:
+        """Speak many texts, ``(index, waveform of shape (1, samples))`` in order, each as soon as it is ready.
+
+        The sentences of all texts are decoded together in batches (see :meth:`speak`); ``audio_prompt_paths``
+        and ``seeds`` give each text its voice (None: the default voice) and seed; the other settings are
+        :meth:`generate`'s. A text's audio is exactly what :meth:`generate` gives for it with the same seed.
+        Raises :class:`TextError` (before any work) when a text cannot be spoken.
         """
         config = GenerationConfig(temperature=temperature, cfg_weight=cfg_weight,
                                   repetition_penalty=repetition_penalty, min_p=min_p, top_p=top_p,
                                   exaggeration=exaggeration, sentence_pause=sentence_pause)
         config.check()
-        sentences = self.sentences(text)
-        voice = self.voice(audio_prompt_path, exaggeration)
+        paths = list(audio_prompt_paths) if audio_prompt_paths is not None else [None] * len(texts)
+        seeds = list(seeds) if seeds is not None else [None] * len(texts)
+        if not len(paths) == len(seeds) == len(texts):
+            raise ValueError(f"{len(texts)} texts, {len(paths)} voices and {len(seeds)} seeds do not match")
+        jobs, owner = [], []
+        for t, (text, path, seed) in enumerate(zip(texts, paths, seeds)):
+            voice = self.voice(path, exaggeration)
+            for index, sentence in enumerate(self.sentences(text)):
+                jobs.append((sentence, voice, seed, index))
+                owner.append(t)
+        remaining = [owner.count(t) for t in range(len(texts))]
+        pieces: list[list[np.ndarray]] = [[] for _ in texts]
+        done = 0
         pause = np.zeros(int(config.sentence_pause * self.sr), dtype=np.float32)
-        pieces: list[np.ndarray] = []
+        for k, wav in self.speak(jobs, config, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                                 token_budget=token_budget):
+            t = owner[k]
+            if wav is not None:
+                pieces[t] += [pause, wav] if pieces[t] else [wav]
+            remaining[t] -= 1
+            while done < len(texts) and remaining[done] == 0:
+                yield done, self._finish(pieces[done], seeds[done])
+                pieces[done] = []
+                done += 1
+        while done < len(texts):  # texts without a speakable sentence
+            yield done, self._finish(pieces[done], seeds[done])
+            done += 1
+
+    def generate_many(self, texts: list[str], audio_prompt_paths: list | None = None, **options) \
+            -> list[torch.Tensor]:
+        """:meth:`stream_many` as a list of waveforms (1, samples) at :attr:`sr`."""
+        return [wav for _, wav in self.stream_many(texts, audio_prompt_paths, **options)]
+
+    def stream(self, text: str, audio_prompt_path: str | os.PathLike | None = None, *, seed: int | None = None,
+               **options) -> Iterator[torch.Tensor]:
+        """Speak ``text`` sentence by sentence: each sentence's audio (1, samples) at 24 kHz as soon as it is
+        ready, in order (the sentences are decoded together, so the first is heard long before the last is done).
+        Every piece after the first starts with the pause between sentences, so the pieces joined are
+        :meth:`generate`'s audio (with ``watermark=False``; each piece is watermarked on its own otherwise).
+        Options as :meth:`generate`."""
+        sentence_pause = options.pop("sentence_pause", 0.25)
+        exaggeration = options.pop("exaggeration", 0.5)
+        max_new_tokens = options.pop("max_new_tokens", None)
+        batch_size = options.pop("batch_size", BATCH_SENTENCES)
+        token_budget = options.pop("token_budget", TOKEN_BUDGET)
+        config = GenerationConfig(exaggeration=exaggeration, sentence_pause=sentence_pause, **options)
+        config.check()
+        voice = self.voice(audio_prompt_path, exaggeration)
+        jobs = [(sentence, voice, seed, index) for index, sentence in enumerate(self.sentences(text))]
+        pause = np.zeros(int(sentence_pause * self.sr), dtype=np.float32)
+        started = False
+        for _, wav in self.speak(jobs, config, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                                 token_budget=token_budget):
+            if wav is None:
+                continue
+            yield self._finish([pause, wav] if started else [wav], seed)
+            started = True
+
+    def generate(self, text: str, audio_prompt_path: str | os.PathLike | None = None, *,
+                 exaggeration: float = 0.5, cfg_weight: float = 0.5, temperature: float = 0.8,
+                 repetition_penalty: float = 1.2, min_p: float = 0.05, top_p: float = 1.0,
+                 seed: int | None = None, sentence_pause: float = 0.25, max_new_tokens: int | None = None,
+                 batch_size: int = BATCH_SENTENCES, token_budget: int = TOKEN_BUDGET) -> tuple[torch.Tensor, int]:
+        """Speak ``text``: ``(waveform of shape (1, samples), 24000)``.
+
+        ``audio_prompt_path`` clones the voice of a clip (3-10 s of clean speech); without it the default voice
+        speaks. ``seed`` makes the result repeatable without touching the caller's random state. The sampling
+        defaults are upstream's v3 recipe (repetition penalty 1.2). The sentences are decoded together, at most
+        ``batch_size`` at a time within ``token_budget`` KV-cache positions (more is faster, on a GPU especially,
+        and needs more memory); batching never changes the result for a given seed.
+        """
         devices = [torch.device(self.device)] if torch.device(self.device).type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            if seed is not None:
-                torch.manual_seed(seed)
-            for sentence in sentences:
-                tokens = self.speech_tokens(sentence, voice, config, max_new_tokens)
-                if len(tokens) < MIN_VOCODER_TOKENS:
-                    logger.warning("the model produced no speech for %r (%d speech tokens)", sentence[:60],
-                                   len(tokens))
-                    continue
-                if pieces:
-                    pieces.append(pause)
-                pieces.append(self.vocode(tokens, voice))
-            wav = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
-            if self.watermark and len(wav):
+        with torch.random.fork_rng(devices=devices):  # the caller's random state is left as it was
+            (_, wav), = self.stream_many([text], [audio_prompt_path], seeds=[seed], exaggeration=exaggeration,
+                                         cfg_weight=cfg_weight, temperature=temperature,
+                                         repetition_penalty=repetition_penalty, min_p=min_p, top_p=top_p,
+                                         sentence_pause=sentence_pause, max_new_tokens=max_new_tokens,
+                                         batch_size=batch_size, token_budget=token_budget)
+        return wav, self.sr
+
+    def _finish(self, pieces: list[np.ndarray], seed: int | None) -> torch.Tensor:
+        """Pieces of audio joined and watermarked (with ``seed``, repeatably): (1, samples) float32."""
+        wav = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+        if self.watermark and len(wav):
+            with torch.random.fork_rng(devices=[]):
+                if seed is not None:
+                    torch.manual_seed(seed)
                 wav = self._watermark(wav)
-        return torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None], self.sr
+        return torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None]
 
     def _watermark(self, wav: np.ndarray) -> np.ndarray:
         if self._watermarker is None:
@@ -279,6 +388,23 @@ class AmharicTTS:
 
 
 # --------------------------------------------------------------------------------------------- helpers
+
+
+T3_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def t3_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """T3's dtype from a name ("float32", "bfloat16", "float16") or a torch dtype."""
+    if isinstance(dtype, torch.dtype) and dtype in T3_DTYPES.values():
+        return dtype
+    if dtype in T3_DTYPES:
+        return T3_DTYPES[dtype]
+    raise ValueError(f"dtype must be one of {', '.join(T3_DTYPES)}, got {dtype!r}")
+
+
+def _sentence_seed(seed: int, index: int) -> int:
+    """The seed of sentence ``index`` of a text spoken with ``seed`` (distinct for every pair)."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
 
 
 def speech_layout() -> dict:

@@ -68,18 +68,79 @@ def test_output_carries_the_perth_watermark(tts, monkeypatch):
 def test_a_sentence_with_almost_no_speech_is_skipped_not_crashed(tts, monkeypatch, caplog):
     """A model that stops after one token (S3Gen fails on a single token): that sentence is left out, with a
     warning, and the others are spoken."""
+    from amharic_tts.model.generate import SpeechTokens
+
     calls = []
 
-    def one_token_first(sentence, voice, config, max_new_tokens=None):
-        calls.append(sentence)
-        return torch.randint(0, 6561, (1 if len(calls) == 1 else TOKENS,))
+    def one_token_first(t3, requests, **kwargs):
+        for k, request in enumerate(requests):
+            calls.append(request)
+            yield k, SpeechTokens(torch.randint(0, 6561, (1 if k == 0 else TOKENS,)), stopped=True)
 
-    monkeypatch.setattr(tts, "speech_tokens", one_token_first)
+    monkeypatch.setattr("amharic_tts.inference.decode", one_token_first)
     monkeypatch.setattr(tts, "watermark", False)
     wav, sr = tts.generate("ሰላም ነው። ደህና ሁን።", seed=0, max_new_tokens=TOKENS)
     assert len(calls) == 2 and 0 < wav.shape[1] <= TOKENS * 0.04 * sr  # only the second sentence, no pause
     assert "produced no speech" in caplog.text
     assert len(tts.vocode(torch.tensor([5]), tts.voice())) == 0
+
+
+def test_many_texts_batched_sound_exactly_as_each_alone(tts, monkeypatch):
+    """Batching changes speed, never output: each text (and each of its sentences) keeps its own seed."""
+    monkeypatch.setattr(tts, "watermark", False)
+    texts = ["ሰላም ነው። ዛሬ ጥሩ ቀን ነው።", "ደህና ሁን።", "አዲስ አበባ ትልቅ ከተማ ናት። እንደምን ነህ? ጥሩ ነኝ።"]
+    alone = [tts.generate(text, seed=7 + i, max_new_tokens=TOKENS)[0] for i, text in enumerate(texts)]
+    for batch_size in (8, 2):
+        together = tts.generate_many(texts, seeds=[7, 8, 9], max_new_tokens=TOKENS, batch_size=batch_size)
+        assert len(together) == 3
+        for a, b in zip(alone, together):
+            assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+    assert not torch.equal(alone[0], tts.generate(texts[0], seed=8, max_new_tokens=TOKENS)[0])
+    with pytest.raises(ValueError, match="3 texts, 3 voices and 2 seeds"):
+        tts.generate_many(texts, seeds=[1, 2])
+
+
+def test_t3_can_speak_in_bfloat16(tts):
+    """The fast setting on a GPU or an AMX CPU: T3 in bf16 (the voice's float32 conditioning is cast), S3Gen float32."""
+    import copy
+
+    fast = AmharicTTS(copy.deepcopy(tts.t3), tts.tokenizer, s3gen=tts.s3gen, ve=tts.ve,
+                      default_voice=tts.default_voice, dtype="bfloat16", watermark=False)
+    assert {p.dtype for p in fast.t3.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in tts.t3.parameters()} == {torch.float32}  # the session's model is left alone
+    wav, sr = fast.generate("ሰላም ነው። ደህና ሁን።", seed=0, max_new_tokens=TOKENS)
+    assert wav.dtype == torch.float32 and torch.isfinite(wav).all() and wav.abs().max() > 0
+    with pytest.raises(ValueError, match="dtype must be one of float32, bfloat16"):
+        AmharicTTS(tts.t3, tts.tokenizer, s3gen=tts.s3gen, ve=tts.ve, dtype="int8")
+
+
+def test_stream_yields_each_sentence_in_order_as_soon_as_it_is_ready(tts, monkeypatch):
+    """Decoding finishes sentences out of order; a sentence is vocoded and yielded once it and those before it
+    are done, and the pieces joined are generate's audio."""
+    from amharic_tts import inference
+    from amharic_tts.model.generate import SpeechTokens
+
+    events = []
+
+    def out_of_order(t3, requests, **kwargs):
+        for k in (1, 0, 3, 2):
+            events.append(f"decoded {k}")
+            yield k, SpeechTokens(torch.arange(10 + k) * 37 % 6561, stopped=True)
+
+    monkeypatch.setattr(inference, "decode", out_of_order)
+    monkeypatch.setattr(tts, "watermark", False)
+    text = "ሰላም ነው። ዛሬ ጥሩ ቀን ነው። ደህና ሁን። እንደምን ነህ?"
+    pieces = []
+    for piece in tts.stream(text, seed=1):
+        events.append(f"piece {len(pieces)}")
+        pieces.append(piece)
+    assert events == ["decoded 1", "decoded 0", "piece 0", "piece 1", "decoded 3", "decoded 2", "piece 2",
+                      "piece 3"]
+    pause = int(0.25 * tts.sr)
+    assert [p.shape[1] for p in pieces] == [9 * 960] + [pause + (9 + k) * 960 for k in (1, 2, 3)]
+    assert all(float(p[0, :pause].abs().max()) == 0 for p in pieces[1:])
+    whole, _ = tts.generate(text, seed=1)
+    assert torch.equal(torch.cat(pieces, dim=1), whole)
 
 
 def test_the_last_token_s_audio_is_left_out_as_upstream_s_v3_recipe_does(tts):
@@ -105,8 +166,11 @@ def test_generation_defaults_are_upstream_s_v3_recipe(tts, monkeypatch):
     assert (defaults["temperature"], defaults["cfg_weight"], defaults["min_p"], defaults["top_p"]) == \
         (recipe.temperature, recipe.cfg_weight, recipe.min_p, recipe.top_p) == (0.8, 0.5, 0.05, 1.0)
     seen = []
-    original = tts.speech_tokens
-    monkeypatch.setattr(tts, "speech_tokens", lambda *a, **k: seen.append(a[2]) or original(*a, **k))
+    from amharic_tts import inference
+
+    original = inference.decode
+    monkeypatch.setattr(inference, "decode", lambda t3, requests, **k: seen.append(k["sampling"]) or original(
+        t3, requests, **k))
     tts.generate("ሰላም ነው።", seed=0, max_new_tokens=TOKENS)
     assert seen[0].repetition_penalty == 1.2 and not seen[0].greedy
 

@@ -42,12 +42,26 @@ def test_text_file_gives_one_wav_per_line_and_an_index(loaded, tmp_path, capsys)
     assert "wrote 2 files" in (printed := capsys.readouterr().out) and "1 line(s) skipped" in printed
 
 
+def test_text_is_written_progressively_in_the_format_its_name_asks_for(loaded, tmp_path, monkeypatch):
+    """Each sentence reaches the file as soon as it is spoken; .ogg is Ogg Vorbis (not PCM, which Ogg lacks)."""
+    written = []
+    original = sf.SoundFile.write
+    monkeypatch.setattr(sf.SoundFile, "write", lambda self, data: written.append(len(data)) or original(self, data))
+    out = tmp_path / "out.ogg"
+    assert synthesize.main(["--model", "any", "--text", "ሰላም ነው። ደህና ሁን።", "--output", str(out), "--seed", "2",
+                            "--batch-size", "1"]) == 0
+    info = sf.info(out)
+    assert (info.format, info.subtype, info.samplerate) == ("OGG", "VORBIS", 24000)
+    assert len(written) == 2 and abs(info.duration - sum(written) / 24000) < 0.05
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--text", "   ", "--output", "x.wav"], "--text is empty"),
     (["--text", "!!! ።", "--output", "x.wav"], "no Amharic or Latin letters"),
     (["--text", "ሰላም", "--output", "x.mp3"], "must end in .wav"),
     (["--text", "ሰላም", "--output", "x.wav", "--reference", "missing.wav"], "reference clip missing.wav does not"),
     (["--text", "ሰላም", "--output", "x.wav", "--reference", __file__], "cannot read the reference clip"),
+    (["--text", "ሰላም", "--output", "x.wav", "--batch-size", "0"], "--batch-size must be at least 1"),
 ])
 def test_bad_input_is_one_clear_line(loaded, argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)

@@ -65,9 +65,8 @@ def evaluate(ws: Workspace, model: str, dataset: str, *, split: str = "test", as
 
     if on_progress is None:
         return run(), output
-    # evaluate_model runs in a worker thread, outside Gradio's tqdm tracking: upstream T3.inference leaves its
-    # "Sampling" bar open when it stops early, and Gradio's tracker then iterates that bar's range instead of the
-    # sentences (an IndexError). Progress is read from the wavs written so far instead.
+    # evaluate_model runs in a worker thread, outside Gradio's tqdm tracking (a tqdm bar left open by a library
+    # once made Gradio's tracker iterate the wrong range); progress is read from the wavs written so far instead.
     from concurrent.futures import ThreadPoolExecutor, wait
 
     with ThreadPoolExecutor(1, thread_name_prefix="studio-evaluate") as pool:
@@ -79,7 +78,8 @@ def evaluate(ws: Workspace, model: str, dataset: str, *, split: str = "test", as
 
 
 class _Cancellable:
-    """The model as ``evaluate_model`` sees it, checking the Cancel switch before each sentence."""
+    """The model as ``evaluate_model`` sees it, checking the Cancel switch before speaking and after each
+    sentence."""
 
     def __init__(self, tts, cancel):
         self._tts, self._cancel = tts, cancel
@@ -87,9 +87,11 @@ class _Cancellable:
     def __getattr__(self, name):
         return getattr(self._tts, name)
 
-    def generate(self, *args, **kwargs):
+    def stream_many(self, *args, **kwargs):
         self._cancel.check("the evaluation")
-        return self._tts.generate(*args, **kwargs)
+        for item in self._tts.stream_many(*args, **kwargs):
+            yield item
+            self._cancel.check("the evaluation")
 
 
 def metric_table(results: dict):

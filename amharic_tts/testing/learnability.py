@@ -54,6 +54,7 @@ LONG_CONSONANTS = frozenset({"m", "n", "s", "sh", "r", "l", "z", "f"})  # contin
 # steps on 3,000 sentences (31 % on the training sentences themselves: memorised, not read).
 DEFAULT_CONSONANTS = ("b", "l", "m", "n", "s", "t")
 DEFAULT_ORDERS = (0, 3, 6)  # e a o
+SPEAK_BATCH = 32  # held-out sentences decoded together (batching never changes a sentence's tokens)
 
 
 @dataclass
@@ -463,17 +464,17 @@ def voice_for(language: SyntheticLanguage, prompt_text: str, speaker: int, promp
 def speak_amharic(tts, language: SyntheticLanguage, items: Sequence[tuple[str, int]], prompts: dict[int, str], *,
                   sampling, seed: int = 0) -> list[Spoken]:
     """Held-out Amharic sentences through the shipped inference path (``AmharicTTS``: its normaliser, tokenizer,
-    length guard and decoder), each in its speaker's voice from another utterance."""
-    out = []
+    length guard and decoder, all sentences in batches), each in its speaker's voice from another utterance."""
+    from amharic_tts.model.generate import generate_many
+
+    requests = []
     for i, (text, speaker) in enumerate(items):
         voice = voice_for(language, prompts[speaker], speaker, tts.t3.hp.speech_cond_prompt_len, seed + i)
         (sentence,) = tts.sentences(text)
-        with torch.random.fork_rng():
-            torch.manual_seed(seed + i)
-            result = tts.decode(sentence, voice, sampling)
-        out.append(Spoken(text, speaker, result.tokens.tolist(), result.stopped,
-                          len(language.speech_tokens(text, speaker))))
-    return out
+        requests.append(tts.request(sentence, voice, seed=seed + i))
+    results = generate_many(tts.t3, requests, sampling=sampling, batch_sentences=SPEAK_BATCH)
+    return [Spoken(text, speaker, result.tokens.tolist(), result.stopped, len(language.speech_tokens(text, speaker)))
+            for (text, speaker), result in zip(items, results)]
 
 
 def speak_base(t3, tokenizer, language: SyntheticLanguage, items: Sequence[tuple[str, int]], prompts: dict[int, str],
@@ -694,18 +695,17 @@ def run_experiment(exp: Experiment, log=print) -> dict:
 
 def speak_ids(t3, text_ids, language, items, prompts, *, sampling, seed: int = 0) -> list[Spoken]:
     """Text ids through the decoder directly (for a model that is no ``AmharicTTS`` yet)."""
-    from amharic_tts.model.generate import generate_speech_tokens
+    from amharic_tts.model.generate import SpeechRequest, generate_many
 
-    out = []
+    requests, expected = [], []
     for i, ((text, speaker), ids) in enumerate(zip(items, text_ids)):
         voice = voice_for(language, prompts[speaker], speaker, t3.hp.speech_cond_prompt_len, seed + i)
-        expected = len(language.speech_tokens(text, speaker))
-        with torch.random.fork_rng():
-            torch.manual_seed(seed + i)
-            result = generate_speech_tokens(t3.eval(), torch.tensor(ids), voice.t3, sampling=sampling,
-                                            max_new_tokens=2 * expected + 25)
-        out.append(Spoken(text, speaker, result.tokens.tolist(), result.stopped, expected))
-    return out
+        expected.append(len(language.speech_tokens(text, speaker)))
+        requests.append(SpeechRequest(torch.tensor(ids), voice.t3, max_new_tokens=2 * expected[-1] + 25,
+                                      generator=torch.Generator().manual_seed(seed + i)))
+    results = generate_many(t3.eval(), requests, sampling=sampling, batch_sentences=SPEAK_BATCH)
+    return [Spoken(text, speaker, result.tokens.tolist(), result.stopped, n)
+            for (text, speaker), result, n in zip(items, results, expected)]
 
 
 def speak_variant(run_dir, exp: Experiment, language, amharic, base_corpus, prompts, base_prompts, base_tok,

@@ -2,7 +2,7 @@
 
 Every ``sample_steps`` steps (and at the last step), the first ``num_samples`` validation sentences are
 turned into speech tokens by the decoder everything else speaks with (:mod:`amharic_tts.model.generate`: the
-training layout, upstream's v3 sampling recipe with CFG, a fixed seed per sentence), conditioned as the
+training layout, upstream's v3 sampling recipe with CFG, a fixed seed per sentence, all sentences in one batch), conditioned as the
 evaluation collator conditions them (a speech prompt from another utterance of the speaker and that
 utterance's speaker embedding), and then into a 24 kHz waveform by the base model's S3Gen (each sentence's own
 recording is the voice reference), the last token's audio left out as in ``AmharicTTS``. Results go to
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from amharic_tts.model.generate import SamplingConfig, generate_speech_tokens, speech_only
+from amharic_tts.model.generate import SamplingConfig, SpeechRequest, generate_many, speech_only
 from amharic_tts.model.voice import MIN_VOCODER_TOKENS, S3GEN_RATE, vocode
 
 logger = logging.getLogger(__name__)
@@ -74,18 +74,19 @@ class SpeechRenderer:
         t3.eval()
         max_tokens = int(self.trainer.args.sample_max_seconds * 25)
         device = torch.device(self.trainer.args.device)
-        results = []
         try:
-            for i, row in enumerate(rows):
+            requests = []
+            for i, row in enumerate(rows):  # row i draws from its own generator: the same at every render
                 text, cond = self.conditioning(row)
-                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                    torch.manual_seed(self.trainer.args.seed + i)  # the same draw at every render of row i
-                    result = generate_speech_tokens(t3, text, cond, sampling=self.sampling,
-                                                    max_new_tokens=max_tokens)
-                tokens = speech_only(result.tokens)  # only real speech tokens reach the vocoder
-                results.append((tokens, self._synthesise(tokens, row)))
+                generator = torch.Generator(device=device).manual_seed(self.trainer.args.seed + i)
+                requests.append(SpeechRequest(text, cond, max_new_tokens=max_tokens, generator=generator))
+            decoded = generate_many(t3, requests, sampling=self.sampling)  # all rows decoded together
         finally:
             t3.train(was_training)
+        results = []
+        for row, result in zip(rows, decoded):
+            tokens = speech_only(result.tokens)  # only real speech tokens reach the vocoder
+            results.append((tokens, self._synthesise(tokens, row)))
         return results
 
     def _synthesise(self, tokens: torch.Tensor, row: dict) -> np.ndarray | None:

@@ -15,8 +15,9 @@ What a model folder holds (written by :mod:`amharic_tts.export`)::
 Upstream's ``ChatterboxMultilingualTTS`` refuses language ids outside its 23 and only loads 2454 text ids, so
 generation is built here from upstream's parts: T3 decoded by :mod:`amharic_tts.model.generate` (the training
 layout with a KV cache, upstream's v3 sampling recipe) and ``S3Gen``. Text is normalised with the settings saved
-with the tokenizer at training time, split into sentences, decoded together in batches (each sentence as it would be alone) and
-joined with short pauses; :meth:`AmharicTTS.stream` yields each sentence's audio as soon as it is ready. Output carries upstream's imperceptible Perth watermark (as upstream's own ``generate`` does) unless
+with the tokenizer at training time, split into sentences, decoded together in batches (each sentence as it would
+be alone) and joined with short pauses; :meth:`AmharicTTS.stream` yields each sentence's audio as soon as it is
+ready. Output carries upstream's imperceptible Perth watermark (as upstream's own ``generate`` does) unless
 ``watermark=False``.
 """
 
@@ -358,7 +359,8 @@ class AmharicTTS:
         speaks. ``seed`` makes the result repeatable without touching the caller's random state. The sampling
         defaults are upstream's v3 recipe (repetition penalty 1.2). The sentences are decoded together, at most
         ``batch_size`` at a time within ``token_budget`` KV-cache positions (more is faster, on a GPU especially,
-        and needs more memory); batching never changes the result for a given seed.
+        and needs more memory); in float32, batching never changes the result for a given seed (in bfloat16, rounding
+        depends on the batch's shape).
         """
         devices = [torch.device(self.device)] if torch.device(self.device).type == "cuda" else []
         with torch.random.fork_rng(devices=devices):  # the caller's random state is left as it was

@@ -7,11 +7,16 @@ Rules, in the order they run (each can be switched off in :class:`NormalizerConf
    ``"ሰላም\\u200b  ነው\\tወይ"`` -> ``"ሰላም ነው ወይ"``
 2. Ethiopic word separators: a doubled word space or colon written for the full stop becomes ``።``; a single
    ``፡`` (the old word space) becomes a space.   ``"ሰላም::"`` -> ``"ሰላም።"``, ``"ሰላም፡ነው"`` -> ``"ሰላም ነው"``
-3. Abbreviations (``expand_abbreviations``), from ``data/abbreviations.tsv``; longer ones first; spaced forms
-   and a proclitic written onto them are understood; one is never matched as a piece of a longer dotted or
-   slashed abbreviation (``"አ.አ"`` is not read inside ``"ኢ.አ.አ"``; such unknown ones are kept as written).
+3. Abbreviations (``expand_abbreviations``), from ``data/abbreviations.tsv``, matched as whole words, longer ones
+   first: a proclitic (:data:`PROCLITICS`: የ በ ለ ከ እንደ ...) written onto one stays, and so does a suffix
+   (:data:`SUFFIXES`) after it, whose vowel may change a final consonant, which the expansion then takes too;
+   any other letter before or after it means it is not that abbreviation, and one is never matched as a piece
+   of a longer dotted or slashed one (``"አ.አ"`` is not read inside ``"ኢ.አ.አ"``, ``"ክ/ከ"`` not inside
+   ``"ክ/ከተማ"``; unknown ones are kept as written). Spaced forms and homophone spellings match too (an exact
+   spelling wins). Rows ending in ``/`` are name prefixes, joined to the name after them.
    ``"የዶ/ር አበበ"`` -> ``"የዶክተር አበበ"``, ``"ዶ.ር"`` -> ``"ዶክተር"``, ``"በ1999 ዓ. ም."`` -> ``"በ... ዓመተ ምሕረት።"``,
-   ``"ት/ቤት"`` -> ``"ትምህርት ቤት"``, ``"5 ኪ.ሜ"`` -> ``"... ኪሎ ሜትር"``, ``"አ.አ.ዩ"`` -> ``"አዲስ አበባ ዩኒቨርሲቲ"``
+   ``"በት/ቤቱ"`` -> ``"በትምህርት ቤቱ"``, ``"ት/ቤቶች"`` -> ``"ትምህርት ቤቶች"``, ``"ሃ/ማርያም"`` -> ``"ኃይለማርያም"``,
+   ``"ወ/ት ሰላም"`` -> ``"ወይዘሪት ሰላም"``, ``"5 ኪ.ሜ"`` -> ``"... ኪሎ ሜትር"``, ``"አ.አ.ዩ"`` -> ``"አዲስ አበባ ዩኒቨርሲቲ"``
 4. Numbers read as words (``verbalize_numbers``; see :mod:`amharic_tts.text.numbers`): Ethiopic numerals,
    integers up to 10^15, thousands separators, decimals, percentages, ብር/ሳንቲም, ordinals (``3ኛ``, ``2ተኛ``),
    dates (``12.05.2015``, ``12/05/2015``: three numbers), times (``12:30``), degrees; a scale or unit word
@@ -106,33 +111,104 @@ def abbreviation_table() -> dict[str, str]:
     return {row[0]: row[1] for row in _read_table("abbreviations.tsv")}
 
 
+# Words Amharic writes onto the front of another (prepositions, the genitive የ, ነ of company), longest first, and
+# suffixes that may follow an abbreviation whose last letter is a consonant (sixth order): the suffix vowel fuses
+# with that consonant (ቤት + ኡ = ቤቱ, + ኦች = ቤቶች), so that letter may stand in any order, then one of these may follow
+PROCLITICS = ("እንደ", "እስከ", "ስለ", "ወደ", "ከነ", "የነ", "በነ", "ለነ", "የ", "በ", "ለ", "ከ")
+SUFFIXES = ("ዎቻቸው", "ዎቹ", "ዎች", "ቻቸው", "ችን", "ችም", "ቸው", "ችሁ", "ንም", "ች", "ቹ", "ቿ", "ን", "ም", "ና", "ስ",
+            "ው", "ዋ", "ኛ")
+_ETHIOPIC_FIRST, _ETHIOPIC_LAST = 0x1200, 0x1357  # the regular consonant-by-order part of the syllabary
+_SIXTH_ORDER = 5
+
+
+def _order(letter: str) -> int | None:
+    """The vowel order (0-7) of an Ethiopic syllable, or None for anything else."""
+    cp = ord(letter)
+    return (cp - _ETHIOPIC_FIRST) % 8 if _ETHIOPIC_FIRST <= cp <= _ETHIOPIC_LAST else None
+
+
+def _with_order(letter: str, order: int) -> str:
+    cp = ord(letter)
+    return chr(cp - (cp - _ETHIOPIC_FIRST) % 8 + order)
+
+
+@lru_cache(maxsize=None)
+def _same_sound() -> dict[str, str]:
+    """``{letter: regex class of every letter folded to the same one}`` (ሃ ኃ ሐ ... for ሀ)."""
+    groups: dict[str, set[str]] = {}
+    for source, target in homophone_table().items():
+        groups.setdefault(target, {target}).add(source)
+    return {letter: "[" + "".join(sorted(group)) + "]" for group in groups.values() for letter in group}
+
+
+def _abbreviation_regex(short: str) -> str:
+    """The abbreviation as written: its letters in any homophone spelling, a space allowed after a dot or around a
+    slash, and a final consonant (sixth order) in any order, as suffixes make it."""
+    sounds = _same_sound()
+    parts = []
+    for i, ch in enumerate(short):
+        if ch == ".":
+            parts.append(r"\.\s?")
+        elif ch == "/":
+            parts.append(r"\s?/\s?")
+        elif i == len(short) - 1 and _order(ch) == _SIXTH_ORDER:
+            parts.append("[" + "".join(sorted({_with_order(c, o) for c in sounds.get(ch, ch).strip("[]")
+                                               for o in range(8)})) + "]")
+        else:
+            parts.append(sounds.get(ch, re.escape(ch)))
+    return "".join(parts)
+
+
 @lru_cache(maxsize=None)
 def _abbreviation_pattern() -> tuple[re.Pattern, dict[str, str]]:
-    forms = dict(abbreviation_table())
-    for short, long in abbreviation_table().items():
-        # text someone folded already; a real abbreviation wins over a folded one (ዓ.ዓ folds to አ.አ)
-        forms.setdefault(fold_homophones(short), long)
-    alternatives = []
-    for short in sorted(forms, key=len, reverse=True):
-        pieces = [re.escape(ch) for ch in short]
-        body = "".join(r"\.\s?" if ch == "." else r"\s?/\s?" if ch == "/" else p for ch, p in zip(short, pieces))
-        alternatives.append(body)
-    # a proclitic (የ በ ለ ከ) may be written onto the abbreviation; no other letter may precede it;
-    # a final dot is swallowed only where the sentence goes on
-    # and it is never a piece of a longer dotted or slashed abbreviation (አ.አ in አ.አ.ዩ, ዶ/ር in X.ዶ/ር)
+    table = abbreviation_table()
+    # exact spellings first, then the homophone-folded ones: a real abbreviation wins over a folded one (ዓ.ዓ,
+    # "year of the world", folds to አ.አ, Addis Ababa)
+    lookup = {short: long for short, long in table.items()}
+    for short, long in table.items():
+        if fold_homophones(short) == short:
+            lookup[short] = long
+        else:
+            lookup.setdefault(fold_homophones(short), long)
+    names = sorted((s for s in table if s.endswith("/")), key=len, reverse=True)
+    words = sorted((s for s in table if not s.endswith("/")), key=len, reverse=True)
+    letter = f"[{ETHIOPIC_LETTERS}]"
+    proclitic = "|".join(PROCLITICS)
+    suffix = "|".join(sorted(SUFFIXES, key=len, reverse=True))
+    # a whole word: nothing but a proclitic before it, nothing but a suffix after it, and never a piece of a longer
+    # dotted or slashed abbreviation (አ.አ in አ.አ.ዩ, ዶ/ር in X.ዶ/ር); a name prefix (ገ/ ወ/ ...) needs a name after it.
+    # A final dot is swallowed only where the sentence goes on.
     pattern = re.compile(
-        rf"(?<![{ETHIOPIC_LETTERS}])(?<![{ETHIOPIC_LETTERS}][./])([የበለከ]?)({'|'.join(alternatives)})"
-        rf"(?![./][{ETHIOPIC_LETTERS}])(\.(?=\s*[{ETHIOPIC_LETTERS}0-9]))?"
+        rf"(?<!{letter})(?<!{letter}[./])({proclitic})?"
+        rf"(?:(?P<word>{'|'.join(map(_abbreviation_regex, words))})(?P<suffix>{suffix})?(?!{letter})"
+        rf"(?![./]{letter})(?P<dot>\.(?=\s*[{ETHIOPIC_LETTERS}0-9]))?"
+        rf"|(?P<name>{'|'.join(map(_abbreviation_regex, names))})(?={letter}))"
     )
-    lookup = {re.sub(r"\s", "", short): long for short, long in forms.items()}
     return pattern, lookup
 
 
 def expand_abbreviations(text: str) -> str:
+    """Expand the abbreviations of ``data/abbreviations.tsv`` (see rule 3 of the module docstring)."""
     pattern, lookup = _abbreviation_pattern()
 
+    def find(written: str) -> str | None:
+        written = re.sub(r"\s", "", written)
+        return lookup.get(written) or lookup.get(fold_homophones(written))
+
     def expand(match: re.Match) -> str:
-        return match.group(1) + lookup[re.sub(r"\s", "", match.group(2))]
+        proclitic = match.group(1) or ""
+        if match.group("name"):
+            return proclitic + find(match.group("name"))
+        written = match.group("word")
+        long = find(written)
+        if long is None:  # a suffix changed the final consonant's order (ቤቱ): the entry has the sixth (ቤት)
+            last = written[-1]
+            long = find(written[:-1] + _with_order(last, _SIXTH_ORDER))
+            if _order(long[-1]) == _SIXTH_ORDER:
+                long = long[:-1] + _with_order(long[-1], _order(last))  # ትምህርት ቤት -> ትምህርት ቤቱ
+            else:  # the expansion ends otherwise: the suffix vowel cannot be moved onto it
+                return match.group(0)
+        return proclitic + long + (match.group("suffix") or "")
 
     return pattern.sub(expand, text)
 

@@ -2,8 +2,8 @@
 
 Every ``sample_steps`` steps (and at the last step), the first ``num_samples`` validation sentences are
 turned into speech tokens by the decoder everything else speaks with (:mod:`amharic_tts.model.generate`: the
-training layout, upstream's v3 sampling recipe with CFG, a fixed seed per sentence, all sentences in one batch), conditioned as the
-evaluation collator conditions them (a speech prompt from another utterance of the speaker and that
+training layout, upstream's v3 sampling recipe with CFG, a fixed seed per sentence, all sentences in one
+batch), conditioned as the evaluation collator conditions them (a speech prompt from another utterance of the speaker and that
 utterance's speaker embedding), and then into a 24 kHz waveform by the base model's S3Gen (each sentence's own
 recording is the voice reference), the last token's audio left out as in ``AmharicTTS``. Results go to
 TensorBoard (``samples/N``) and to ``OUTPUT/samples/step-S/N.wav`` with the text

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from amharic_tts.text import NormalizerConfig, fold_homophones, normalize, split_sentences
-from amharic_tts.text.normalize import abbreviation_table, homophone_table
+from amharic_tts.text.normalize import (PROCLITICS, SUFFIXES, abbreviation_table, expand_abbreviations,
+                                        homophone_table)
 from amharic_tts.text.numbers import cardinal
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
@@ -262,3 +263,80 @@ def test_command_line_reads_dotted_dates_as_one_sentence():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "ቀን አስራ ሁለት አምስት ሁለት ሺህ አስራ አምስት አመተ ምህረት ነበር።\nእሺ\n"
+
+
+# --- abbreviations as whole words: affixes, spelling variants, no prefix matches (news-grade text, part 1) -------
+
+
+def _sixth(letter: str) -> bool:
+    return 0x1200 <= ord(letter) <= 0x1357 and (ord(letter) - 0x1200) % 8 == 5
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("የቦሌ ክ/ከተማ", "የቦሌ ክፍለ ከተማ"),  # not ክ/ከ + ተማ
+    ("ወ/ት ሰላም", "ወይዘሪት ሰላም"),  # not the name prefix ወ/ + ት
+    ("ወ/ትንሳኤ", "ወልደትንሳኤ"),  # ... which still joins a name
+    ("ሃ/ማርያም", "ኃይለማርያም"),  # a homophone spelling of ኃ/
+    ("ሓ/ስላሴ", "ኃይለስላሴ"),
+    ("በት/ቤቱ", "በትምህርት ቤቱ"),  # proclitic and suffix kept, the suffix vowel moved onto the expansion
+    ("ት/ቤቶች", "ትምህርት ቤቶች"),
+    ("የም/ቤቱ አባላት", "የምክር ቤቱ አባላት"),
+    ("ፍ/ቤቱ", "ፍርድ ቤቱ"),
+    ("ለም/ቤቱ", "ለምክር ቤቱ"),
+    ("ከጽ/ቤታችን", "ከጽሕፈት ቤታችን"),
+    ("የጠ/ፍ/ቤቱ ውሳኔ", "የጠቅላይ ፍርድ ቤቱ ውሳኔ"),  # not ፍ/ቤት inside ጠ/ፍ/ቤት
+    ("ሚ/ሩ ተናገሩ", "ሚኒስትሩ ተናገሩ"),
+    ("ሚ/ሮች", "ሚኒስትሮች"),
+    ("እንደ ም/ጠ/ሚ ገለጻ", "እንደ ምክትል ጠቅላይ ሚኒስትር ገለጻ"),
+    ("ስለ ኮ/ል አበበ", "ስለ ኮሎኔል አበበ"),
+    ("ወ/ሮዋ", "ወይዘሮዋ"),
+    ("ት/ቤትም", "ትምህርት ቤትም"),
+    ("ዓ.ዓ", "ዓመተ ዓለም"),  # an exact spelling wins over the homophone one (አ.አ)
+    ("ኣ.ኣ ውስጥ", "አዲስ አበባ ውስጥ"),
+    ("ክ/ከተሞች", "ክ/ከተሞች"),  # an irregular plural the table lacks: kept, never half-read
+    ("ሰት/ቤት", "ሰት/ቤት"),  # a letter that is no proclitic before it
+    ("ት/ቤትዬ", "ት/ቤትዬ"),  # a letter that is no suffix after it
+])
+def test_abbreviations_are_whole_words_with_their_affixes(text, expected):
+    assert expand_abbreviations(text) == expected
+
+
+def test_no_table_entry_is_read_as_a_piece_of_another():
+    """Every entry, alone, with a proclitic and with a suffix, expands to its own reading: a shorter entry matching
+    the start of a longer one (ክ/ከ in ክ/ከተማ) or a longer one swallowing a shorter one would change it."""
+    table = abbreviation_table()
+    assert len(table) >= 50
+    for short, long in table.items():
+        if short.endswith("/"):  # name prefixes join a name
+            assert expand_abbreviations(short + "ማርያም") == long + "ማርያም", short
+            continue
+        assert expand_abbreviations(short) == long, short
+        assert expand_abbreviations(f"የ{short} ነው") == f"የ{long} ነው", short
+        assert expand_abbreviations(f"{short}ም ነው") == f"{long}ም ነው", short
+        if _sixth(short[-1]) and _sixth(long[-1]):  # -u fuses with a final consonant on both sides
+            second = lambda ch: chr(ord(ch) - 4)  # noqa: E731  sixth order -> second (ቤት -> ቤቱ)
+            assert expand_abbreviations(short[:-1] + second(short[-1])) == long[:-1] + second(long[-1]), short
+
+
+def test_homophone_spellings_of_an_entry_read_as_the_entry():
+    table = abbreviation_table()
+    groups = {}
+    for source, target in homophone_table().items():
+        groups.setdefault(target, {target}).add(source)
+    others = {letter: sorted(group - {letter}) for group in groups.values() for letter in group}
+    tried = 0
+    for short, long in table.items():
+        for i, ch in enumerate(short):
+            for variant in others.get(ch, [])[:2]:
+                spelled = short[:i] + variant + short[i + 1:]
+                if any(fold_homophones(spelled) == fold_homophones(o) and table[o] != long for o in table):
+                    continue  # ambiguous with another entry (ዓ.ዓ / አ.አ): the exact spelling decides
+                suffix = "ማርያም" if short.endswith("/") else ""
+                assert expand_abbreviations(spelled + suffix) == long + suffix, (short, spelled)
+                tried += 1
+    assert tried > 20
+
+
+def test_the_affix_lists_are_ethiopic_and_longest_first_where_it_matters():
+    assert all(0x1200 <= ord(c) <= 0x137F for word in PROCLITICS + SUFFIXES for c in word)
+    assert PROCLITICS.index("እንደ") < PROCLITICS.index("የ")

@@ -17,9 +17,14 @@ Rules, in the order they run (each can be switched off in :class:`NormalizerConf
    ``"የዶ/ር አበበ"`` -> ``"የዶክተር አበበ"``, ``"ዶ.ር"`` -> ``"ዶክተር"``, ``"በ1999 ዓ. ም."`` -> ``"በ... ዓመተ ምሕረት።"``,
    ``"በት/ቤቱ"`` -> ``"በትምህርት ቤቱ"``, ``"ት/ቤቶች"`` -> ``"ትምህርት ቤቶች"``, ``"ሃ/ማርያም"`` -> ``"ኃይለማርያም"``,
    ``"ወ/ት ሰላም"`` -> ``"ወይዘሪት ሰላም"``, ``"5 ኪ.ሜ"`` -> ``"... ኪሎ ሜትር"``, ``"አ.አ.ዩ"`` -> ``"አዲስ አበባ ዩኒቨርሲቲ"``
+   A dot after an unknown one-letter word with a number after it is dropped, never a sentence end
+   (``"አንቀጽ ሐ. 3"`` -> ``"አንቀጽ ሀ ሶስት"``); known ones expand (``"አዋጅ ቁ. 5"`` -> ``"አዋጅ ቁጥር አምስት"``,
+   ``"ወዘተ. ይሸጣሉ"`` -> ``"ወዘተርፈ ይሸጣሉ"``).
 4. Numbers read as words (``verbalize_numbers``; see :mod:`amharic_tts.text.numbers`): Ethiopic numerals,
    integers up to 10^15, thousands separators, decimals, percentages, ብር/ሳንቲም, ordinals (``3ኛ``, ``2ተኛ``),
-   dates (``12.05.2015``, ``12/05/2015``: three numbers), times (``12:30``), degrees; a scale or unit word
+   dates (``12.05.2015``, ``12/05/2015``: three numbers), times (``12:30``), degrees, phone numbers digit by
+   digit (``011-551-2233``), ranges (``ከ5-10`` -> ``ከአምስት እስከ አስር``), fractions (``2/3ኛ`` -> ``ሁለት
+   ሶስተኛ``), a day and a year (``30/2015``) and budget years (``2015/16``); a scale or unit word
    written onto the digits is split off (``5ሺህ``). ``"50%"`` -> ``"ሃምሳ በመቶ"`` (then folded: ``"ሀምሳ በመቶ"``),
    ``"3ኛ"`` -> ``"ሶስተኛ"``, ``"፳፻፲፭"`` -> 2015 in words, ``"12:30"`` -> ``"አስራ ሁለት ሰዓት ከሰላሳ"`` (folded:
    ``ሰአት``), ``"100ሺ"`` -> ``"አንድ መቶ ሺ"``, ``"12.05.2015"`` -> ``"አስራ ሁለት አምስት ሁለት ሺህ አስራ አምስት"``
@@ -147,7 +152,9 @@ def _abbreviation_regex(short: str) -> str:
     sounds = _same_sound()
     parts = []
     for i, ch in enumerate(short):
-        if ch == ".":
+        if ch == "." and i == len(short) - 1:
+            parts.append(r"\.\s*")  # ቁ. : read with a space after it (ቁ.5 -> ቁጥር 5)
+        elif ch == ".":
             parts.append(r"\.\s?")
         elif ch == "/":
             parts.append(r"\s?/\s?")
@@ -208,7 +215,9 @@ def expand_abbreviations(text: str) -> str:
                 long = long[:-1] + _with_order(long[-1], _order(last))  # ትምህርት ቤት -> ትምህርት ቤቱ
             else:  # the expansion ends otherwise: the suffix vowel cannot be moved onto it
                 return match.group(0)
-        return proclitic + long + (match.group("suffix") or "")
+        after = match.string[match.end():match.end() + 1]
+        ending = " " if written.rstrip().endswith(".") and after and not after.isspace() else ""  # ቁ.5 -> ቁጥር 5
+        return proclitic + long + (match.group("suffix") or "") + ending
 
     return pattern.sub(expand, text)
 
@@ -259,6 +268,9 @@ def drop_unspeakable(text: str) -> str:
     return _character_classes()[1].sub(" ", text)
 
 _SPACES = re.compile(r"\s+")
+# a dot after a one-letter word, with a number after it, is an abbreviation the table lacks (አንቀጽ ሐ. 3), never a
+# sentence end: the dot goes (two letters are too often a sentence's last word: ነው. 5 ሰዎች ...)
+_SHORT_WORD_DOT = re.compile(rf"(?<![{ETHIOPIC_LETTERS}.])([{ETHIOPIC_LETTERS}])\.(?=\s*[0-9\u1369-\u137c])")
 _DOUBLE_WORDSPACE = re.compile(r"[፡:]\s?[፡:]")
 _CLOSING = "\"'»”’)\\]"
 # a period ends a sentence only before white space, the end or a closing quote/bracket: never between digits
@@ -290,6 +302,7 @@ def normalize(text: str, config: NormalizerConfig | None = None) -> str:
     text = _DOUBLE_WORDSPACE.sub("።", text).replace("፡", " ")
     if config.expand_abbreviations:
         text = expand_abbreviations(text)
+    text = _SHORT_WORD_DOT.sub(r"\1", text)
     if config.verbalize_numbers:
         from amharic_tts.text.numbers import verbalize_numbers
 

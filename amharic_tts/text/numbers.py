@@ -40,6 +40,15 @@ before it, as the traditional notation of pairs of digits does (``"፲፪፻፴�
    ``"ስምንት ሰዓት"``, ``"8:05:30"`` -> ``"ስምንት ሰዓት ከአምስት ደቂቃ ከሰላሳ ሰከንድ"``. A ``ሰዓት`` written after the
    time is not read twice (``"2:30 ሰዓት"`` -> ``"ሁለት ሰዓት ከሰላሳ"``). A chapter and verse such as ``"3:16"``
    reads as a time too; ``"2:1"`` (one digit after the colon) and ``"25:00"`` are not times.
+4a. Phone numbers, digit by digit a group at a time, never as one large number: ``+`` and a three-digit country
+   code, or a leading ``0`` and groups split by spaces or hyphens (or ten digits). ``"+251911234567"`` ->
+   ``"ሁለት አምስት አንድ ዘጠኝ አንድ አንድ ..."``, ``"011-551-2233"`` -> ``"ዜሮ አንድ አንድ አምስት አምስት አንድ ..."``
+4b. Ranges, two numbers joined by ``-`` ``–`` or ``—`` (not followed by ``=``): ``"ከ5-10"`` ->
+   ``"ከአምስት እስከ አስር"``, ``"2012–2014"`` -> ``"ሁለት ሺህ አስራ ሁለት እስከ ሁለት ሺህ አስራ አራት"``
+4c. Two numbers around ``/``: a day and a four-digit year (``"ሰኔ 30/2015"`` -> ``"ሰኔ ሰላሳ ሁለት ሺህ አስራ
+   አምስት"``); a year and the next year's last two digits, a budget year (``"2015/16"`` -> ``"ሁለት ሺህ አስራ አምስት
+   እና አስራ ስድስት"``); a fraction with a denominator of 2..99, ``ኛ`` after it or not (``"2/3ኛ"`` -> ``"ሁለት
+   ሶስተኛ"``, ``"1/2"`` -> ``"ግማሽ"``, ``"1/4"`` -> ``"ሩብ"``); else the two numbers. No ``/`` stays between digits.
 5. Money: ``ብር`` before or after the amount, one or two decimals are ሳንቲም; ``$`` before or after is ዶላር.
    ``"25.50 ብር"`` and ``"ብር 25.50"`` -> ``"ሃያ አምስት ብር ከሃምሳ ሳንቲም"``, ``"25.5 ብር"`` -> the same,
    ``"0.75 ብር"`` -> ``"ሰባ አምስት ሳንቲም"``, ``"$5"`` -> ``"አምስት ዶላር"``
@@ -52,7 +61,7 @@ before it, as the traditional notation of pairs of digits does (``"፲፪፻፴�
 10. Thousands separators (groups of exactly three digits). ``"12,500"`` -> ``"አስራ ሁለት ሺህ አምስት መቶ"``;
     ``"1,2"`` -> ``"አንድ,ሁለት"``
 11. Minus sign: ``-`` or ``−`` at the start or after white space or an opening bracket. ``"-5"`` ->
-    ``"አሉታዊ አምስት"``; ``"1990-2000"`` -> ``"አንድ ሺህ ዘጠኝ መቶ ዘጠና-ሁለት ሺህ"``
+    ``"አሉታዊ አምስት"``; ``"1990-2000"`` is a range (rule 4b)
 12. Plain integers. ``"1999"`` -> ``"አንድ ሺህ ዘጠኝ መቶ ዘጠና ዘጠኝ"``; a leading zero (``"007"`` ->
     ``"ዜሮ ዜሮ ሰባት"``) or 10**15 and more are read digit by digit.
 
@@ -149,12 +158,26 @@ _TIME = (
     rf"{_ALONE_BEFORE}(?P<tm_h>[01]?[0-9]|2[0-4]):(?P<tm_m>[0-5][0-9])(?::(?P<tm_s>[0-5][0-9]))?{_ALONE_AFTER}"
     rf"(?:{_SPACE}ሰ[ዓአዐ]ት(?![{_ETHIOPIC_LETTER}]))?"  # "2:30 ሰዓት": the word is already read
 )
+_INT = "(?:[1-9][0-9]{0,3}|0)"
+# phone numbers (read digit by digit, group by group): +country code and subscriber number, or a number with a
+# leading 0 written in groups (0911 23 45 67, 011-551-2233, 0911-234567); never read as one large number
+_PHONE = (
+    rf"{_ALONE_BEFORE}(?:\+(?P<ph_cc>[1-9][0-9]{{2}})[ -]?(?P<ph_rest>[0-9]{{2,3}}(?:[ -]?[0-9]{{2,4}}){{1,4}})"
+    rf"|(?P<ph_local>0[0-9]{{2,3}}(?:[ -][0-9]{{2,6}}){{1,4}}|0[0-9]{{9}})){_ALONE_AFTER}"
+)
+# a range of two numbers (ከ5-10, 2012–2014): "A እስከ B"
+_RANGE = rf"{_ALONE_BEFORE}(?P<rg_a>{_INT})[ \u00a0]?[-\u2013\u2014][ \u00a0]?(?P<rg_b>{_INT}){_ALONE_AFTER}(?![ \u00a0]?=)"  # 5-3=2 is sums
+# two numbers around a slash: a day and a year (ሰኔ 30/2015), a budget year (2015/16), else a fraction (2/3ኛ, 1/2)
+_SLASH = rf"{_ALONE_BEFORE}(?P<sl_a>{_INT})/(?P<sl_b>{_INT})(?P<sl_o>ኛ)?{_ALONE_AFTER}"
 _SPLIT_OFF_RE = re.compile(rf"(?<=[0-9])(?=(?:{'|'.join(SPLIT_OFF_WORDS)}))")
 _NUMBER_RE = re.compile(
     "|".join(
         (
             rf"(?P<date>{_DATE})",
             rf"(?P<time>{_TIME})",
+            rf"(?P<phone>{_PHONE})",
+            rf"(?P<range>{_RANGE})",
+            rf"(?P<slash>{_SLASH})",
             rf"(?P<birr_pre>(?<![{_ETHIOPIC_LETTER}]){BIRR}{_SPACE}{_number('bp', _CENTS)})",
             rf"(?P<dollar_pre>\${_SPACE}{_number('dp', _CENTS)})",
             rf"(?P<birr_post>{_sign('bs_s')}{_number('bs', _CENTS)}{_SPACE}{BIRR}(?![{_ETHIOPIC_LETTER}]))",
@@ -344,11 +367,50 @@ def _read_degree(m: re.Match[str]) -> str:
     return f"{_negative(m, 'dg_s')}{_read_number(m, 'dg')} {DEGREE}" + (f" {unit}" if unit else "")
 
 
+HALF, QUARTER = "ግማሽ", "ሩብ"
+RANGE_LINK = "እስከ"  # ከ5 እስከ 10
+YEAR_LINK = "እና"  # 2015/16: the budget year 2015 "and" 16
+
+
+def _read_phone(m: re.Match[str]) -> str:
+    """A phone number digit by digit, a group at a time (the +country code without the plus)."""
+    if m.group("ph_cc"):
+        groups = [m.group("ph_cc"), *re.split("[ -]", m.group("ph_rest"))]
+    else:
+        groups = re.split("[ -]", m.group("ph_local"))
+    return " ".join(digits(group) for group in groups if group)
+
+
+def _read_slash(m: re.Match[str]) -> str:
+    """``a/b``: a day and a 4-digit year; a year and the next year's last two digits (a budget year); a fraction
+    with a denominator of 2 to 99 (``1/2`` ግማሽ, ``1/4`` ሩብ, ``2/3`` ሁለት ሶስተኛ, ``ኛ`` written after it or not); else
+    the two numbers one after the other. Never a slash between the words."""
+    a, b = int(m.group("sl_a")), int(m.group("sl_b"))
+    written_b = m.group("sl_b")
+    if len(written_b) == 4 and 1 <= a <= 31:
+        return f"{cardinal(a)} {cardinal(b)}"
+    if len(m.group("sl_a")) == 4 and len(written_b) == 2 and (a + 1) % 100 == b:
+        return f"{cardinal(a)} {YEAR_LINK} {cardinal(b)}"
+    if 2 <= b <= 99 and 1 <= a < 100 and not m.group("sl_a").startswith("0"):
+        if a == 1 and b == 2:
+            return HALF
+        if a == 1 and b == 4:
+            return QUARTER
+        return f"{cardinal(a)} {ordinal(b)}"
+    return f"{_read_integer(m.group('sl_a'))} {_read_integer(written_b)}" + (ORDINAL_SUFFIX if m.group("sl_o") else "")
+
+
 def _verbalize_match(m: re.Match[str]) -> str:
     if m.group("date"):
         return _read_date(m)
     if m.group("time"):
         return _read_time(m)
+    if m.group("phone"):
+        return _read_phone(m)
+    if m.group("range"):
+        return f"{_read_integer(m.group('rg_a'))} {RANGE_LINK} {_read_integer(m.group('rg_b'))}"
+    if m.group("slash"):
+        return _read_slash(m)
     if m.group("birr_pre"):
         return _read_money(m, "bp", BIRR)
     if m.group("dollar_pre"):

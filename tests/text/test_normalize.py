@@ -340,3 +340,17 @@ def test_homophone_spellings_of_an_entry_read_as_the_entry():
 def test_the_affix_lists_are_ethiopic_and_longest_first_where_it_matters():
     assert all(0x1200 <= ord(c) <= 0x137F for word in PROCLITICS + SUFFIXES for c in word)
     assert PROCLITICS.index("እንደ") < PROCLITICS.index("የ")
+
+
+@pytest.mark.parametrize("text, sentences", [
+    ("አዋጅ ቁ. 5 ጸደቀ።", ["አዋጅ ቁጥር አምስት ጸደቀ።"]),  # a known dotted abbreviation
+    ("በቁ.12 ላይ ተጽፏል።", ["በቁጥር አስራ ሁለት ላይ ተጽፏል።"]),
+    ("ወዘተ. ይሸጣሉ።", ["ወዘተርፈ ይሸጣሉ።"]),
+    ("ሙዝ፣ ብርቱካን ወዘተ. አሉ። ሌላም አለ።", ["ሙዝ፣ ብርቱካን ወዘተርፈ አሉ።", "ሌላም አለ።"]),
+    ("አንቀጽ ሐ. 3 ይላል።", ["አንቀጽ ሀ ሶስት ይላል።"]),  # an unknown one-letter one before a number
+    ("ሰላም ነው. 5 ሰዎች መጡ.", ["ሰላም ነው።", "አምስት ሰዎች መጡ።"]),  # a real sentence end stays one
+    ("ከ2010-2015 ዓ.ም. ድረስ ሰራ።", ["ከሁለት ሺህ አስር እስከ ሁለት ሺህ አስራ አምስት አመተ ምህረት ድረስ ሰራ።"]),
+    ("ሰኔ 30/2015 ተወለደ።", ["ሰኔ ሰላሳ ሁለት ሺህ አስራ አምስት ተወለደ።"]),
+])
+def test_sentences_are_never_cut_inside_an_abbreviation_number_or_range(text, sentences):
+    assert split_sentences(normalize(text)) == sentences

@@ -271,7 +271,7 @@ def test_ethiopic_numeral_value_rejects(s):
         ("-5", "አሉታዊ አምስት"),
         ("ሙቀቱ -5 ነው", "ሙቀቱ አሉታዊ አምስት ነው"),
         ("(-3)", "(አሉታዊ ሶስት)"),
-        ("1990-2000", "አንድ ሺህ ዘጠኝ መቶ ዘጠና-ሁለት ሺህ"),
+        ("1990-2000", "አንድ ሺህ ዘጠኝ መቶ ዘጠና እስከ ሁለት ሺህ"),  # a range (news-grade text)
         ("x-3", "x-ሶስት"),
         # 8. plain integers, leading zeros, huge numbers
         ("1999", "አንድ ሺህ ዘጠኝ መቶ ዘጠና ዘጠኝ"),
@@ -367,3 +367,52 @@ def test_verbalize_keeps_text_without_numbers():
 )
 def test_verbalize_dates_times_degrees_and_glued_words(text, spoken):
     assert verbalize_numbers(text) == spoken
+
+
+# --- news-grade text: ranges, slashes, phone numbers --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ከ2010-2015", "ከሁለት ሺህ አስር እስከ ሁለት ሺህ አስራ አምስት"),
+    ("ከ5-10 ዓመት", "ከአምስት እስከ አስር ዓመት"),
+    ("ከ5 - 10 ዓመት", "ከአምስት እስከ አስር ዓመት"),
+    ("ከ3–4 ሰዓት", "ከሶስት እስከ አራት ሰዓት"),  # en dash
+    ("ገጽ 12—15", "ገጽ አስራ ሁለት እስከ አስራ አምስት"),  # em dash
+    ("5-3=2", "አምስት-ሶስት=ሁለት"),  # a sum, not a range
+    ("12-05-2015", "አስራ ሁለት አምስት ሁለት ሺህ አስራ አምስት"),  # still a date
+])
+def test_ranges_read_with_eske(text, expected):
+    assert verbalize_numbers(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2/3ኛ", "ሁለት ሶስተኛ"),
+    ("2/3", "ሁለት ሶስተኛ"),
+    ("1/2", "ግማሽ"),
+    ("1/4 ኪሎ", "ሩብ ኪሎ"),
+    ("3/4", "ሶስት አራተኛ"),
+    ("1/10", "አንድ አስረኛ"),
+    ("ሰኔ 30/2015", "ሰኔ ሰላሳ ሁለት ሺህ አስራ አምስት"),  # a day and a year
+    ("መስከረም 1/2016", "መስከረም አንድ ሁለት ሺህ አስራ ስድስት"),
+    ("2015/16 በጀት ዓመት", "ሁለት ሺህ አስራ አምስት እና አስራ ስድስት በጀት ዓመት"),  # a budget year
+    ("2019/20", "ሁለት ሺህ አስራ ዘጠኝ እና ሃያ"),
+    ("2015/18", "ሁለት ሺህ አስራ አምስት አስራ ስምንት"),  # neither: the two numbers, no slash
+    ("12/05/2015", "አስራ ሁለት አምስት ሁለት ሺህ አስራ አምስት"),  # still a date
+])
+def test_numbers_around_a_slash(text, expected):
+    out = verbalize_numbers(text)
+    assert out == expected
+    assert not re.search(r"[0-9]/|/[0-9]", out)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("+251911234567", "ሁለት አምስት አንድ ዘጠኝ አንድ አንድ ሁለት ሶስት አራት አምስት ስድስት ሰባት"),
+    ("+251 911 23 45 67", "ሁለት አምስት አንድ ዘጠኝ አንድ አንድ ሁለት ሶስት አራት አምስት ስድስት ሰባት"),
+    ("0911 23 45 67", "ዜሮ ዘጠኝ አንድ አንድ ሁለት ሶስት አራት አምስት ስድስት ሰባት"),
+    ("ስልክ 011-551-2233 ይደውሉ", "ስልክ ዜሮ አንድ አንድ አምስት አምስት አንድ ሁለት ሁለት ሶስት ሶስት ይደውሉ"),
+    ("0911-234567", "ዜሮ ዘጠኝ አንድ አንድ ሁለት ሶስት አራት አምስት ስድስት ሰባት"),
+])
+def test_phone_numbers_are_read_digit_by_digit_never_as_billions(text, expected):
+    out = verbalize_numbers(text)
+    assert out == expected
+    assert "ቢሊዮን" not in out and "ሚሊዮን" not in out and "-" not in out

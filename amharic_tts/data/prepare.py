@@ -33,7 +33,7 @@ import numpy as np
 from amharic_tts.data.segment import (Fate, SegmentConfig, audio_hash, fingerprint_similarity, loudness_fingerprint,
                                       segment_recording)
 from amharic_tts.data.sources import SAMPLE_RATE, SourceError, SourceSpec, iter_recordings
-from amharic_tts.text.normalize import NormalizerConfig, normalize
+from amharic_tts.text.normalize import NormalizerConfig, normalize, normalizer_signature
 
 logger = logging.getLogger(__name__)
 
@@ -206,10 +206,7 @@ def _code_signature() -> str:
     digest = hashlib.sha1()
     for name in _CODE_MODULES:
         digest.update(Path(importlib.import_module(f"amharic_tts.data.{name}").__file__).read_bytes())
-    for name in ("normalize", "numbers"):
-        digest.update(Path(importlib.import_module(f"amharic_tts.text.{name}").__file__).read_bytes())
-    for table in sorted((Path(importlib.import_module("amharic_tts.text").__file__).parent / "data").glob("*.tsv")):
-        digest.update(table.read_bytes())  # the normaliser's tables (homophones, abbreviations ...)
+    digest.update(normalizer_signature().encode())  # the normaliser's code and tables (abbreviations ...)
     return digest.hexdigest()[:20]
 
 

@@ -13,7 +13,8 @@ Rules, in the order they run (each can be switched off in :class:`NormalizerConf
    any other letter before or after it means it is not that abbreviation, and one is never matched as a piece
    of a longer dotted or slashed one (``"አ.አ"`` is not read inside ``"ኢ.አ.አ"``, ``"ክ/ከ"`` not inside
    ``"ክ/ከተማ"``; unknown ones are kept as written). Spaced forms and homophone spellings match too (an exact
-   spelling wins). Rows ending in ``/`` are name prefixes, joined to the name after them.
+   spelling wins). Rows ending in ``/`` are name prefixes, joined to the name after them. An acronym the table
+   lacks, dotted between letters, is read letter by letter without its dots (``"ኢ.ፌ.ዲ.ሪ"`` -> ``"ኢፌዲሪ"``).
    ``"የዶ/ር አበበ"`` -> ``"የዶክተር አበበ"``, ``"ዶ.ር"`` -> ``"ዶክተር"``, ``"በ1999 ዓ. ም."`` -> ``"በ... ዓመተ ምሕረት።"``,
    ``"በት/ቤቱ"`` -> ``"በትምህርት ቤቱ"``, ``"ት/ቤቶች"`` -> ``"ትምህርት ቤቶች"``, ``"ሃ/ማርያም"`` -> ``"ኃይለማርያም"``,
    ``"ወ/ት ሰላም"`` -> ``"ወይዘሪት ሰላም"``, ``"5 ኪ.ሜ"`` -> ``"... ኪሎ ሜትር"``, ``"አ.አ.ዩ"`` -> ``"አዲስ አበባ ዩኒቨርሲቲ"``
@@ -40,7 +41,7 @@ Rules, in the order they run (each can be switched off in :class:`NormalizerConf
    of the text or a closing quote or bracket. A dot between numbers or letters is never a sentence end (an
    unknown dotted abbreviation, or a version read by rule 4, keeps its dots), nor is ``...``. Ethiopic
    punctuation and ``?`` ``!`` are kept, with no space before them and one after.
-   ``"ሰላም , ነው ."`` -> ``"ሰላም፣ ነው።"``, ``"1.5.2"`` -> ``"አንድ.አምስት.ሁለት"``, ``"ኢ.ት.ዮ"`` -> ``"ኢ.ት.ዮ"``
+   ``"ሰላም , ነው ."`` -> ``"ሰላም፣ ነው።"``, ``"1.5.2"`` -> ``"አንድ.አምስት.ሁለት"``, ``"ሰላም.እንዴት"`` kept
 8. Latin words, their case and other punctuation are kept as they are. ``"ሰላም Google!"`` -> ``"ሰላም Google!"``
 
 :func:`split_sentences` cuts normalised text after ``።`` ``?`` ``!`` ``፧`` (and a ``.`` followed by a space),
@@ -81,6 +82,20 @@ class NormalizerConfig:
         if unknown:
             raise ValueError(f"unknown normaliser settings: {', '.join(unknown)}")
         return cls(**data)
+
+
+@lru_cache(maxsize=None)
+def normalizer_signature() -> str:
+    """A digest of the normaliser's code and tables (abbreviations, homophones ...): what any cached normalised
+    text depends on, so a changed table re-normalises prepared and preprocessed datasets."""
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha1()
+    here = Path(__file__).parent
+    for path in [here / "normalize.py", here / "numbers.py", *sorted((here / "data").glob("*.tsv"))]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
 
 
 def _read_table(name: str) -> list[list[str]]:
@@ -219,7 +234,15 @@ def expand_abbreviations(text: str) -> str:
         ending = " " if written.rstrip().endswith(".") and after and not after.isspace() else ""  # ቁ.5 -> ቁጥር 5
         return proclitic + long + (match.group("suffix") or "") + ending
 
-    return pattern.sub(expand, text)
+    return _DOTTED_ACRONYM.sub(lambda m: m.group(1).replace(".", ""), pattern.sub(expand, text))
+
+
+# an acronym the table lacks, written with dots between its letters (ኢ.ፌ.ዲ.ሪ, ኤፍ.ቢ.ሲ): read letter by letter,
+# without the dots (pieces of one or two letters; not a piece of a slashed abbreviation)
+_DOTTED_ACRONYM = re.compile(
+    rf"(?<![{ETHIOPIC_LETTERS}./])([{ETHIOPIC_LETTERS}]{{1,2}}(?:\.[{ETHIOPIC_LETTERS}]{{1,2}})+)"
+    rf"(?![{ETHIOPIC_LETTERS}/]|\.[{ETHIOPIC_LETTERS}])"
+)
 
 
 _CONTROL_TO_SPACE = "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"

@@ -21,7 +21,9 @@ Ethiopic numerals (U+1369..U+137C): groups of an optional value (one tens and/or
 omitted means 1) followed by multipliers ``፻`` (100) and ``፼`` (10000); a group adds value x its multipliers
 (``"፲፱፻፹፯"`` -> 1987). A group whose multipliers include ``፼`` also takes in the smaller groups written just
 before it, as the traditional notation of pairs of digits does (``"፲፪፻፴፬፼"`` -> 12340000, like
-``"፲፪፻፼፴፬፼"``); every non-empty run of numerals has a value (``"፩፩"`` -> 2).
+``"፲፪፻፼፴፬፼"``). Those groups must decrease; where they do not, the run is read in ICU/CLDR's positional form
+(groups below 10000 between ``፼`` signs: ``"፼፳፫፻፵፭፼፷፯፻፹፱"`` -> 123456789), and a run that is neither
+(``"፩፩"``) is read symbol by symbol, never given a guessed value.
 
 :func:`verbalize_numbers` rules, the more specific first (at each place in the text the first that fits wins):
 
@@ -298,7 +300,50 @@ def ethiopic_numeral_value(s: str) -> int:
             while terms and terms[-1] < multiplier:
                 value += terms.pop()
         terms.append(value * multiplier)
-    return sum(terms)
+    if all(a > b for a, b in zip(terms, terms[1:])):  # the traditional notation: each group smaller than the last
+        return sum(terms)
+    positional = _positional_value(s)
+    if positional is None:
+        raise ValueError(f"{s!r} is no well-formed Ethiopic numeral (its groups do not decrease, and it is not "
+                         "ICU's form either)")
+    return positional
+
+
+_MYRIAD_GROUP = re.compile("^(?:([\u1372-\u137a]?[\u1369-\u1371]?)\u137b)?([\u1372-\u137a]?[\u1369-\u1371]?)$")
+
+
+def _positional_value(s: str) -> int | None:
+    """ICU/CLDR's form: groups below 10000 between ``፼`` signs, each ``፼`` after a group raising it by 10^4
+    (``"፼፳፫፻፵፭፼፷፯፻፹፱"`` -> 1 2345 6789); an empty first group is 1, an empty later one 0. None if malformed."""
+    groups = s.split("\u137c")
+    total = 0
+    for i, group in enumerate(groups):
+        if not group:
+            value = 1 if i == 0 and len(groups) > 1 else 0
+        else:
+            match = _MYRIAD_GROUP.match(group)
+            if not match:
+                return None
+            hundreds, rest = match.groups()
+            value = _pair_value(rest)
+            if hundreds is not None:
+                value += 100 * (_pair_value(hundreds) or 1)
+        total = total * 10_000 + value
+    return total or None
+
+
+def _pair_value(s: str) -> int:
+    return sum(ETHIOPIC_NUMERAL_TENS.get(ch, 0) + ETHIOPIC_NUMERAL_DIGITS.get(ch, 0) for ch in s)
+
+
+def _read_ethiopic_numerals(m: re.Match[str]) -> str:
+    """A run of Ethiopic numerals as its value in digits; a malformed run symbol by symbol (``"፩፩"`` -> ``"1 1"``),
+    never a guessed value."""
+    try:
+        return str(ethiopic_numeral_value(m.group()))
+    except ValueError:
+        values = {**ETHIOPIC_NUMERAL_DIGITS, **ETHIOPIC_NUMERAL_TENS, **ETHIOPIC_NUMERAL_MULTIPLIERS}
+        return " ".join(str(values[ch]) for ch in m.group())
 
 
 def _read_integer(written: str) -> str:
@@ -434,6 +479,6 @@ def verbalize_numbers(text: str) -> str:
     >>> verbalize_numbers("በ2015 ዓ.ም 25.50 ብር ከፈለ፤ 3ኛው ነው።")
     'በሁለት ሺህ አስራ አምስት ዓ.ም ሃያ አምስት ብር ከሃምሳ ሳንቲም ከፈለ፤ ሶስተኛው ነው።'
     """
-    text = _ETHIOPIC_NUMERAL_RUN.sub(lambda m: str(ethiopic_numeral_value(m.group())), text)
+    text = _ETHIOPIC_NUMERAL_RUN.sub(_read_ethiopic_numerals, text)
     text = _SPLIT_OFF_RE.sub(" ", text)
     return _NUMBER_RE.sub(_verbalize_match, text)

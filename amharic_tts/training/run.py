@@ -154,11 +154,15 @@ def preprocess(dataset, tokenizer, hp, data_args, *, max_samples=None, split="tr
     max_text = min(data_args.max_text_tokens or hp.max_text_tokens, hp.max_text_tokens)
     max_speech = min(data_args.max_speech_tokens or hp.max_speech_tokens, hp.max_speech_tokens)
 
-    def add(row):
+    from amharic_tts.text.normalize import normalizer_signature
+
+    def add(row, normalizer):
         ids = tokenizer.text_ids(row["text"])
         return {"text_ids": ids, "length": len(ids) + len(row["speech_tokens"]) + 2}
 
-    dataset = dataset.map(add, num_proc=data_args.preprocessing_num_workers, desc=f"tokenizing {split}")
+    # the normaliser's signature is part of the map's fingerprint: a changed abbreviation table re-tokenises
+    dataset = dataset.map(add, fn_kwargs={"normalizer": normalizer_signature()},
+                          num_proc=data_args.preprocessing_num_workers, desc=f"tokenizing {split}")
     before = len(dataset)
     dataset = dataset.filter(lambda row: len(row["text_ids"]) <= max_text
                              and len(row["speech_tokens"]) + 2 <= max_speech, desc=f"length limits {split}")

@@ -174,7 +174,7 @@ def test_dotted_dates_and_versions_get_no_sentence_end(text, expected):
     ("(ሰላም.)", "(ሰላም።)"),
     ('"ሰላም."', '"ሰላም።"'),
     ("ሰላም.እንዴት", "ሰላም.እንዴት"),  # cannot be told from an abbreviation: kept
-    ("ኢ.ት.ዮ ነው.", "ኢ.ት.ዮ ነው።"),  # an abbreviation the table lacks keeps its dots
+    ("ኢ.ት.ዮ ነው.", "ኢትዮ ነው።"),  # an acronym the table lacks: letter by letter, no dots
     ("ዓ.ም", "አመተ ምህረት"),
 ])
 def test_a_period_ends_a_sentence_only_before_a_space_or_the_end(text, expected):
@@ -195,7 +195,7 @@ def test_unexpanded_dotted_abbreviations_keep_their_dots():
     ("አ.አ.ዩ", "አዲስ አበባ ዩኒቨርሲቲ"),
     ("የአ.አ.ዩ ተማሪ", "የአዲስ አበባ ዩኒቨርሲቲ ተማሪ"),
     ("አ.አ ውስጥ", "አዲስ አበባ ውስጥ"),
-    ("ኢ.አ.አ ነው", "ኢ.አ.አ ነው"),  # አ.አ is not read inside a longer dotted abbreviation
+    ("ኢ.አ.አ ነው", "ኢአአ ነው"),  # አ.አ is not read inside a longer dotted abbreviation
     ("ሀ.ዶ/ር", "ሀ.ዶ/ር"),
     ("በ2015ዓ.ም", "በሁለት ሺህ አስራ አምስት አመተ ምህረት"),
 ])
@@ -354,3 +354,60 @@ def test_the_affix_lists_are_ethiopic_and_longest_first_where_it_matters():
 ])
 def test_sentences_are_never_cut_inside_an_abbreviation_number_or_range(text, sentences):
     assert split_sentences(normalize(text)) == sentences
+
+
+class _CharTokenizer:
+    """Stands in for the merged tokenizer: one id per character of the normalised text."""
+
+    def text_ids(self, text):
+        return [255, *(ord(c) % 100 for c in normalize(text)), 0]
+
+
+def test_a_changed_normaliser_table_re_tokenises_preprocessed_data(monkeypatch, tmp_path):
+    """The normaliser's code and tables are part of training's preprocessing fingerprint (and preparation's), so a
+    cached tokenisation from an older abbreviation table is never reused."""
+    import importlib
+    import types
+
+    from datasets import Dataset
+
+    from amharic_tts.training.run import preprocess
+
+    normalize_module = importlib.import_module("amharic_tts.text.normalize")
+
+    data = Dataset.from_dict({"text": ["ት/ቤቱ ነው", "ሰላም"], "speech_tokens": [[1, 2, 3], [4, 5]],
+                              "speaker_emb": [[0.0] * 4, [0.0] * 4], "speaker": ["a", "b"]})
+    hp = types.SimpleNamespace(max_text_tokens=100, max_speech_tokens=100)
+    args = types.SimpleNamespace(max_text_tokens=None, max_speech_tokens=None, preprocessing_num_workers=None)
+    first, _ = preprocess(data, _CharTokenizer(), hp, args)
+    again, _ = preprocess(data, _CharTokenizer(), hp, args)
+    assert first._fingerprint == again._fingerprint  # a cache can be reused while nothing changed
+    signature = normalize_module.normalizer_signature()
+    assert len(signature) == 20
+    monkeypatch.setattr(normalize_module, "normalizer_signature", lambda: "another table")
+    changed, _ = preprocess(data, _CharTokenizer(), hp, args)
+    assert changed._fingerprint != first._fingerprint
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ኢ.ፌ.ዲ.ሪ መንግስት", "ኢፌዲሪ መንግስት"),
+    ("ኤፍ.ቢ.ሲ ዘገበ።", "ኤፍቢሲ ዘገበ።"),
+    ("የኢ.ፌ.ዲ.ሪ ሕገ መንግስት", "የኢፌዲሪ ህገ መንግስት"),
+    ("ኢ.ቢ.ሲ.", "ኢቢሲ።"),
+    ("ሰላም.እንዴት", "ሰላም.እንዴት"),  # words, not an acronym
+    ("ሀ.ዶ/ር", "ሀ.ዶ/ር"),
+])
+def test_dotted_acronyms_are_read_letter_by_letter(text, expected):
+    assert normalize(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("፼፳፫፻፵፭፼፷፯፻፹፱", "አንድ መቶ ሃያ ሶስት ሚሊዮን አራት መቶ ሃምሳ ስድስት ሺህ ሰባት መቶ ሰማንያ ዘጠኝ"),  # ICU's form
+    ("፪፼፫፻፬፼፭", "ሁለት መቶ ሶስት ሚሊዮን አርባ ሺህ አምስት"),  # 2|0304|0005: groups that do not decrease
+    ("፩፩", "አንድ አንድ"),  # malformed: symbol by symbol, never a guessed value
+    ("፳፻፲፭", "ሁለት ሺህ አስራ አምስት"),  # the traditional form as before
+])
+def test_ethiopic_numerals_in_icu_form_and_malformed_runs(text, expected):
+    from amharic_tts.text.numbers import verbalize_numbers
+
+    assert verbalize_numbers(text) == expected

@@ -84,15 +84,15 @@ class NormalizerConfig:
         return cls(**data)
 
 
-@lru_cache(maxsize=None)
 def normalizer_signature() -> str:
     """A digest of the normaliser's code and tables (abbreviations, homophones ...): what any cached normalised
     text depends on, so a changed table re-normalises prepared and preprocessed datasets."""
     import hashlib
+    import importlib
     from pathlib import Path
 
     digest = hashlib.sha1()
-    here = Path(__file__).parent
+    here = Path(importlib.import_module("amharic_tts.text").__file__).parent
     for path in [here / "normalize.py", here / "numbers.py", *sorted((here / "data").glob("*.tsv"))]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:20]

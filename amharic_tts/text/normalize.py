@@ -13,7 +13,11 @@ Rules, in the order they run (each can be switched off in :class:`NormalizerConf
    any other letter before or after it means it is not that abbreviation, and one is never matched as a piece
    of a longer dotted or slashed one (``"አ.አ"`` is not read inside ``"ኢ.አ.አ"``, ``"ክ/ከ"`` not inside
    ``"ክ/ከተማ"``; unknown ones are kept as written). Spaced forms and homophone spellings match too (an exact
-   spelling wins). Rows ending in ``/`` are name prefixes, joined to the name after them. An acronym the table
+   spelling wins). Rows ending in ``/`` are prefixes: a title reads the word or abbreviation after it with a
+   space (``"ም/ጠ/ሚ"`` -> ``"ምክትል ጠቅላይ ሚኒስትር"``), a name part (expansion ending in ``-``) joins a name of two
+   letters or more and nothing else (``"ገ/ማርያም"`` -> ``"ገብረማርያም"``, ``"ተ/መ/ድ"`` is its own row); a word
+   with a piece the table lacks stays as written. A suffix changes a final consonant only as suffixes do (-u
+   alone, -a and -o before another suffix): ``"ኮ/ሌ"`` stays. An acronym the table
    lacks, dotted between letters, is read letter by letter without its dots (``"ኢ.ፌ.ዲ.ሪ"`` -> ``"ኢፌዲሪ"``).
    ``"የዶ/ር አበበ"`` -> ``"የዶክተር አበበ"``, ``"ዶ.ር"`` -> ``"ዶክተር"``, ``"በ1999 ዓ. ም."`` -> ``"በ... ዓመተ ምሕረት።"``,
    ``"በት/ቤቱ"`` -> ``"በትምህርት ቤቱ"``, ``"ት/ቤቶች"`` -> ``"ትምህርት ቤቶች"``, ``"ሃ/ማርያም"`` -> ``"ኃይለማርያም"``,
@@ -192,21 +196,28 @@ def _abbreviation_pattern() -> tuple[re.Pattern, dict[str, str]]:
             lookup[short] = long
         else:
             lookup.setdefault(fold_homophones(short), long)
-    names = sorted((s for s in table if s.endswith("/")), key=len, reverse=True)
+    prefixes = sorted((s for s in table if s.endswith("/")), key=len, reverse=True)
     words = sorted((s for s in table if not s.endswith("/")), key=len, reverse=True)
     letter = f"[{ETHIOPIC_LETTERS}]"
     proclitic = "|".join(PROCLITICS)
     suffix = "|".join(sorted(SUFFIXES, key=len, reverse=True))
     # a whole word: nothing but a proclitic before it, nothing but a suffix after it, and never a piece of a longer
-    # dotted or slashed abbreviation (አ.አ in አ.አ.ዩ, ዶ/ር in X.ዶ/ር); a name prefix (ገ/ ወ/ ...) needs a name after it.
-    # A final dot is swallowed only where the sentence goes on.
+    # dotted or slashed abbreviation (አ.አ in አ.አ.ዩ, ዶ/ር in X.ዶ/ር); a prefix (ገ/ ም/ ...) takes the rest of the
+    # word after it. A final dot is swallowed only where the sentence goes on.
     pattern = re.compile(
         rf"(?<!{letter})(?<!{letter}[./])({proclitic})?"
-        rf"(?:(?P<word>{'|'.join(map(_abbreviation_regex, words))})(?P<suffix>{suffix})?(?!{letter})"
+        rf"(?:(?P<word>{'|'.join(map(_abbreviation_regex, words))})(?P<suffix>(?:{suffix}){{1,2}})?(?!{letter})"
         rf"(?![./]{letter})(?P<dot>\.(?=\s*[{ETHIOPIC_LETTERS}0-9]))?"
-        rf"|(?P<name>{'|'.join(map(_abbreviation_regex, names))})(?={letter}))"
+        rf"|(?P<prefix>{'|'.join(map(_abbreviation_regex, prefixes))})(?P<rest>{letter}[{ETHIOPIC_LETTERS}/]*))"
     )
     return pattern, lookup
+
+
+# the vowel orders a suffix may give an abbreviation's final consonant (ቤት -> ቤቱ, ቤታችን, ቤቶች): alone, only
+# the -u of "the" (ሚ/ሩ); before another suffix also -a and -o. Any other order is not this abbreviation (ኮ/ሌ).
+_FUSED_ORDERS = {False: (1,), True: (1, 3, 6)}
+NAME_PART_MARK = "-"
+"""A prefix row whose expansion ends with this is a part of a name, joined to it (``ገ/`` -> ``ገብረ-``)."""
 
 
 def expand_abbreviations(text: str) -> str:
@@ -217,15 +228,29 @@ def expand_abbreviations(text: str) -> str:
         written = re.sub(r"\s", "", written)
         return lookup.get(written) or lookup.get(fold_homophones(written))
 
-    def expand(match: re.Match) -> str:
+    def prefixed(match: re.Match, proclitic: str, after_title: bool) -> str:
+        long, rest = find(match.group("prefix")), match.group("rest")
+        if long.endswith(NAME_PART_MARK):  # ገ/ማርያም -> ገብረማርያም: a name of two letters or more, no abbreviation,
+            if "/" in rest or len(rest) < 2 or after_title:  # and never right after a title (ም/ተ/ሊቀመንበር)
+                return match.group(0)
+            return proclitic + long[:-len(NAME_PART_MARK)] + rest
+        # a title before a word or another abbreviation: ም/ጠ/ሚ, ረ/ፕ/ር
+        read = pattern.sub(lambda inner: expand(inner, after_title=True), rest)
+        if "/" in read or len(rest) < 2:
+            return match.group(0)  # a piece is not in the table: the whole word stays as written
+        return proclitic + long + " " + read
+
+    def expand(match: re.Match, after_title: bool = False) -> str:
         proclitic = match.group(1) or ""
-        if match.group("name"):
-            return proclitic + find(match.group("name"))
+        if match.group("prefix"):
+            return prefixed(match, proclitic, after_title)
         written = match.group("word")
         long = find(written)
         if long is None:  # a suffix changed the final consonant's order (ቤቱ): the entry has the sixth (ቤት)
             last = written[-1]
             long = find(written[:-1] + _with_order(last, _SIXTH_ORDER))
+            if long is None or _order(last) not in _FUSED_ORDERS[bool(match.group("suffix"))]:
+                return match.group(0)
             if _order(long[-1]) == _SIXTH_ORDER:
                 long = long[:-1] + _with_order(long[-1], _order(last))  # ትምህርት ቤት -> ትምህርት ቤቱ
             else:  # the expansion ends otherwise: the suffix vowel cannot be moved onto it

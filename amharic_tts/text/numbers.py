@@ -46,7 +46,9 @@ before it, as the traditional notation of pairs of digits does (``"፲፪፻፴�
    code, or a leading ``0`` and groups split by spaces or hyphens (or ten digits). ``"+251911234567"`` ->
    ``"ሁለት አምስት አንድ ዘጠኝ አንድ አንድ ..."``, ``"011-551-2233"`` -> ``"ዜሮ አንድ አንድ አምስት አምስት አንድ ..."``
 4b. Ranges, two numbers joined by ``-`` ``–`` or ``—`` (not followed by ``=``): ``"ከ5-10"`` ->
-   ``"ከአምስት እስከ አስር"``, ``"2012–2014"`` -> ``"ሁለት ሺህ አስራ ሁለት እስከ ሁለት ሺህ አስራ አራት"``
+   ``"ከአምስት እስከ አስር"``, ``"2012–2014"`` -> ``"ሁለት ሺህ አስራ ሁለት እስከ ሁለት ሺህ አስራ አራት"``. A range rises;
+   a first number as large as the second or larger is a score: ``"2-1"`` -> ``"ሁለት ለአንድ"``, ``"0-0"`` ->
+   ``"ዜሮ ለዜሮ"``
 4c. Two numbers around ``/``: a day and a four-digit year (``"ሰኔ 30/2015"`` -> ``"ሰኔ ሰላሳ ሁለት ሺህ አስራ
    አምስት"``); a year and the next year's last two digits, a budget year (``"2015/16"`` -> ``"ሁለት ሺህ አስራ አምስት
    እና አስራ ስድስት"``); a fraction with a denominator of 2..99, ``ኛ`` after it or not (``"2/3ኛ"`` -> ``"ሁለት
@@ -414,6 +416,7 @@ def _read_degree(m: re.Match[str]) -> str:
 
 HALF, QUARTER = "ግማሽ", "ሩብ"
 RANGE_LINK = "እስከ"  # ከ5 እስከ 10
+SCORE_LINK = "ለ"  # 2-1: ሁለት ለአንድ (a proclitic, written onto the second number)
 YEAR_LINK = "እና"  # 2015/16: the budget year 2015 "and" 16
 
 
@@ -453,7 +456,10 @@ def _verbalize_match(m: re.Match[str]) -> str:
     if m.group("phone"):
         return _read_phone(m)
     if m.group("range"):
-        return f"{_read_integer(m.group('rg_a'))} {RANGE_LINK} {_read_integer(m.group('rg_b'))}"
+        first, second = (m.group(g) for g in ("rg_a", "rg_b"))
+        if int(first.replace(",", "")) >= int(second.replace(",", "")):  # not a range: a score (2-1, 0-0)
+            return f"{_read_integer(first)} {SCORE_LINK}{_read_integer(second)}"
+        return f"{_read_integer(first)} {RANGE_LINK} {_read_integer(second)}"
     if m.group("slash"):
         return _read_slash(m)
     if m.group("birr_pre"):

@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 import unicodedata
@@ -6,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from amharic_tts.text import NormalizerConfig, fold_homophones, normalize, split_sentences
-from amharic_tts.text.normalize import (PROCLITICS, SUFFIXES, abbreviation_table, expand_abbreviations,
-                                        homophone_table)
+from amharic_tts.text.normalize import (NAME_PART_MARK, PROCLITICS, SUFFIXES, abbreviation_table,
+                                        expand_abbreviations, homophone_table)
 from amharic_tts.text.numbers import cardinal
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
@@ -307,8 +308,12 @@ def test_no_table_entry_is_read_as_a_piece_of_another():
     table = abbreviation_table()
     assert len(table) >= 50
     for short, long in table.items():
-        if short.endswith("/"):  # name prefixes join a name
-            assert expand_abbreviations(short + "ማርያም") == long + "ማርያም", short
+        if short.endswith("/"):  # a name part joins a name; a title is a word of its own before the next one
+            if long.endswith(NAME_PART_MARK):
+                assert expand_abbreviations(short + "ማርያም") == long[:-1] + "ማርያም", short
+            else:
+                assert expand_abbreviations(short + "ኮሚሽነሩ") == long + " ኮሚሽነሩ", short
+                assert expand_abbreviations(f"የ{short}ኮሚሽነር") == f"የ{long} ኮሚሽነር", short
             continue
         assert expand_abbreviations(short) == long, short
         assert expand_abbreviations(f"የ{short} ነው") == f"የ{long} ነው", short
@@ -332,7 +337,8 @@ def test_homophone_spellings_of_an_entry_read_as_the_entry():
                 if any(fold_homophones(spelled) == fold_homophones(o) and table[o] != long for o in table):
                     continue  # ambiguous with another entry (ዓ.ዓ / አ.አ): the exact spelling decides
                 suffix = "ማርያም" if short.endswith("/") else ""
-                assert expand_abbreviations(spelled + suffix) == long + suffix, (short, spelled)
+                reading = long[:-1] if long.endswith(NAME_PART_MARK) else long + " " if suffix else long
+                assert expand_abbreviations(spelled + suffix) == reading + suffix, (short, spelled)
                 tried += 1
     assert tried > 20
 
@@ -377,7 +383,7 @@ def test_a_changed_normaliser_table_re_tokenises_preprocessed_data(monkeypatch, 
 
     data = Dataset.from_dict({"text": ["ት/ቤቱ ነው", "ሰላም"], "speech_tokens": [[1, 2, 3], [4, 5]],
                               "speaker_emb": [[0.0] * 4, [0.0] * 4], "speaker": ["a", "b"]})
-    hp = types.SimpleNamespace(max_text_tokens=100, max_speech_tokens=100)
+    hp = types.SimpleNamespace(max_text_tokens=100, max_speech_tokens=100, start_speech_token=6561, stop_speech_token=6562)
     args = types.SimpleNamespace(max_text_tokens=None, max_speech_tokens=None, preprocessing_num_workers=None)
     first, _ = preprocess(data, _CharTokenizer(), hp, args)
     again, _ = preprocess(data, _CharTokenizer(), hp, args)
@@ -411,3 +417,69 @@ def test_ethiopic_numerals_in_icu_form_and_malformed_runs(text, expected):
     from amharic_tts.text.numbers import verbalize_numbers
 
     assert verbalize_numbers(text) == expected
+
+
+# --- prefixes: titles read before a word or another abbreviation, name parts only before a name (part 4) ---------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ም/ኮሚሽነር ታደሰ", "ምክትል ኮሚሽነር ታደሰ"),  # a title prefix keeps a space before its word
+    ("የም/ከንቲባው ንግግር", "የምክትል ከንቲባው ንግግር"),  # ... with a proclitic before and the word's suffix after
+    ("ም/ጠ/ሚ/ሩ ተናገሩ", "ምክትል ጠቅላይ ሚኒስትሩ ተናገሩ"),  # a title before another abbreviation, fully read
+    ("በረ/ፕ/ር ሰላም", "በረዳት ፕሮፌሰር ሰላም"),
+    ("ተ/ም/ፕሬዚዳንቱ", "ተጠባባቂ ምክትል ፕሬዚዳንቱ"),  # a longer prefix wins over the name part ተ/
+    ("የፌ/ጠ/ፍ/ቤት ውሳኔ", "የፌዴራል ጠቅላይ ፍርድ ቤት ውሳኔ"),
+    ("ጠ/ም/ቤቱ", "ጠቅላይ ምክር ቤቱ"),
+    ("ም/ቤቱ", "ምክር ቤቱ"),  # a whole entry wins over a prefix and its word (not ምክትል ቤቱ)
+    ("ም/ሸዋ ዞን", "ምዕራብ ሸዋ ዞን"),  # ... so listed places read ም/ as west
+    ("ም/ዘ/ክ", "ም/ዘ/ክ"),  # a piece the table lacks: the whole word stays as written, never half-read
+    ("ም/ዘ", "ም/ዘ"),  # a title needs a word of two letters or more
+])
+def test_title_prefixes_read_the_word_or_abbreviation_after_them(text, expected):
+    assert expand_abbreviations(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ተ/ሃይማኖት", "ተክለሃይማኖት"),  # a name part joins a name
+    ("ለገ/መድህን", "ለገብረመድህን"),
+    ("ተ/መ/ድ", "ተባበሩት መንግሥታት ድርጅት"),  # never ተክለ + መ/ድ: the name part takes no abbreviation
+    ("በወ/መ/ሕግ አንቀጽ", "በወንጀለኛ መቅጫ ሕግ አንቀጽ"),
+    ("ወ/ፍ/ቤት", "ወረዳ ፍርድ ቤት"),
+    ("ወ/ር አበበ", "ወታደር አበበ"),  # a one-letter "name" is no name: here a listed word
+    ("ገ/ሀ/ክ", "ገ/ሀ/ክ"),  # unknown pieces after a name part: kept as written
+    ("ኃ/ሀ", "ኃ/ሀ"),
+])
+def test_name_parts_join_only_a_name(text, expected):
+    assert expand_abbreviations(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ሚ/ሩ", "ሚኒስትሩ"),  # -u alone
+    ("ከጽ/ቤታችን", "ከጽሕፈት ቤታችን"),  # -a before -ችን
+    ("ሚ/ሮች", "ሚኒስትሮች"),  # -o before -ች
+    ("ኮ/ሌ", "ኮ/ሌ"),  # -e alone is no suffix: not ኮሎኔሌ
+    ("ኮ/ሎ", "ኮ/ሎ"),
+    ("ፍ/ቤታ", "ፍ/ቤታ"),
+    ("ዳሽን ባንክ አ.ማ. ገለጸ", "ዳሽን ባንክ አክሲዮን ማኅበር ገለጸ"),  # its own entry, not ዓ.ም with a fused -a
+])
+def test_a_final_consonant_changes_only_as_a_suffix_changes_it(text, expected):
+    assert expand_abbreviations(text) == expected
+
+
+def test_the_table_reads_the_abbreviations_a_news_reader_meets():
+    """A spread of the table's kinds, each read in a news sentence with nothing left abbreviated."""
+    lines = [
+        "የኢ/ኦ/ተ/ቤ/ክ ቅ/ሲኖዶስ ተሰበሰበ",
+        "ሜ/ጄ/ል አበበ እና ብ/ጄኔራል ከበደ",
+        "የደ/ብ/ብ/ሕ ክልል ር/መስተዳድር",
+        "በ18ኛው ክ.ዘ የነበረው",
+        "ኢትዮ ቴሌኮም አ/ማ እና ሐበሻ ቢራ ኃ/የተ/የግ/ማ",
+        "በወ/መ/ሕ/ቁ 539 መሠረት",
+        "6450 ሜ.ዋ ያመነጫል",
+        "2 ሚሊዮን ኩ/ል ምርት በ3 ሺህ ሄ/ር",
+        "ደ/ብርሃን እና ሰ/ሸዋ",
+        "የው/ጉ/ሚ/ር ቃል አቀባይ",
+    ]
+    for line in lines:
+        read = normalize(line)
+        assert "/" not in read and not re.search(r"[\u1200-\u137f]\.[\u1200-\u137f]", read), (line, read)

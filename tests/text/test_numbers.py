@@ -386,6 +386,17 @@ def test_ranges_read_with_eske(text, expected):
 
 
 @pytest.mark.parametrize("text, expected", [
+    ("ቡና 2-1 አሸነፈ", "ቡና ሁለት ለአንድ አሸነፈ"),  # a range rises: a first number as large or larger is a score
+    ("0-0 ተለያዩ", "ዜሮ ለዜሮ ተለያዩ"),
+    ("3 - 3", "ሶስት ለሶስት"),
+    ("በ4–2 ውጤት", "በአራት ለሁለት ውጤት"),
+    ("1-3 ተሸነፉ", "አንድ እስከ ሶስት ተሸነፉ"),  # written rising: read as a range (a score's order is not knowable)
+])
+def test_a_pair_that_does_not_rise_is_a_score(text, expected):
+    assert verbalize_numbers(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
     ("2/3ኛ", "ሁለት ሶስተኛ"),
     ("2/3", "ሁለት ሶስተኛ"),
     ("1/2", "ግማሽ"),

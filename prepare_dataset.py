@@ -44,9 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from amharic_tts.cli import UserError, load_yaml, run_cli
+    from amharic_tts.cli import UserError, check_output_path, load_yaml, run_cli
 
     def run() -> int:
+        check_output_path(args.output, kind="dir")  # before the sources are read and the feature models loaded
         from amharic_tts.data.prepare import REPORT_FILE, PrepareConfig, prepare_dataset, summarize
         from amharic_tts.data.sources import collect_sources
         from amharic_tts.model.base import DEFAULT_BASE
@@ -66,8 +67,8 @@ def main(argv=None) -> int:
         hub += [{"dataset": name, "split": args.split, "audio_column": args.audio_column,
                  "text_column": args.text_column, "speaker_column": args.speaker_column}
                 for name in args.hub_dataset]
-        specs = collect_sources(srt_pairs=list(sources.get("srt", [])) + args.srt,
-                                srt_dirs=list(sources.get("srt_dir", [])) + args.srt_dir,
+        srt_dirs = list(sources.get("srt_dir", [])) + args.srt_dir
+        specs = collect_sources(srt_pairs=list(sources.get("srt", [])) + args.srt, srt_dirs=srt_dirs,
                                 ljspeech=list(sources.get("ljspeech", [])) + args.ljspeech, hub=hub)
         if not specs:
             raise UserError("no sources: give --srt MEDIA SUBS, --srt-dir, --ljspeech or --hub-dataset")
@@ -79,7 +80,8 @@ def main(argv=None) -> int:
             except PushError as err:
                 raise UserError(f"--push-to-hub {args.push_to_hub}: {err}; nothing was prepared") from err
         result = prepare_dataset(specs, args.output, config, base_model=base_model, revision=args.revision,
-                                 num_proc=num_proc, cache_dir=args.cache_dir, device=args.device)
+                                 num_proc=num_proc, cache_dir=args.cache_dir, device=args.device,
+                                 input_folders=srt_dirs)
         from accelerate import PartialState
 
         if not PartialState().is_main_process:  # already initialised by prepare_dataset

@@ -45,14 +45,10 @@ class ExportResult:
 def export_model(checkpoint: str | Path, output: str | Path, *, dtype: str = "float32", include_base: bool = False,
                  license: str = "mit", evaluation: dict | None = None, repo_id: str | None = None) -> ExportResult:
     """Write the model folder for a run's output folder or one of its ``checkpoint-N`` folders."""
-    import torch
     import yaml
-    from safetensors.torch import save_file
 
-    from amharic_tts.hub import model_card
-    from amharic_tts.model.base import resolve_base_dir, t3_config_to_dict
-    from amharic_tts.model.base import CONDS_FILE
-    from amharic_tts.training.run import CONFIG_FILE, TOKENIZER_DIR, find_run_dir, load_trained_t3
+    from amharic_tts.outputs import output_lock, replace_folder, staging_folder
+    from amharic_tts.training.run import CONFIG_FILE, find_run_dir
 
     checkpoint, output = Path(checkpoint), Path(output)
     if dtype not in DTYPES:
@@ -67,9 +63,34 @@ def export_model(checkpoint: str | Path, output: str | Path, *, dtype: str = "fl
     train_config = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     model_args, data_args, training_args = (train_config.get(k, {}) for k in ("model", "data", "training"))
 
+    if output.is_file():
+        raise UserError(f"--output {output} is a file; give a folder")
+    if output.is_dir() and any(output.iterdir()) and not (output / MODEL_CONFIG_FILE).is_file():
+        raise UserError(f"--output {output} holds something other than an exported model; give a new folder")
+    with output_lock(output, what="export"):  # written beside the output, swapped in only when complete
+        staging = staging_folder(output)
+        try:
+            result = _write_export(checkpoint, staging, run_dir, model_args, training_args, data_args, dtype=dtype,
+                                   include_base=include_base, license=license, evaluation=evaluation,
+                                   repo_id=repo_id)
+            replace_folder(staging, output)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    logger.info("exported %s (step %s) to %s", checkpoint, result.step, output)
+    return ExportResult(output, result.config, result.step)
+
+
+def _write_export(checkpoint: Path, output: Path, run_dir: Path, model_args: dict, training_args: dict,
+                  data_args: dict, *, dtype, include_base, license, evaluation, repo_id) -> ExportResult:
+    import torch
+    from safetensors.torch import save_file
+
+    from amharic_tts.hub import model_card
+    from amharic_tts.model.base import CONDS_FILE, resolve_base_dir, t3_config_to_dict
+    from amharic_tts.training.run import TOKENIZER_DIR, load_trained_t3
+
     t3 = load_trained_t3(checkpoint)
     tokenizer_config = json.loads((run_dir / TOKENIZER_DIR / "tokenizer_config.json").read_text(encoding="utf-8"))
-    output.mkdir(parents=True, exist_ok=True)
     torch_dtype = getattr(torch, dtype)
     state = {k: v.detach().to(torch_dtype if v.is_floating_point() else v.dtype).contiguous()
              for k, v in t3.state_dict().items()}
@@ -117,7 +138,6 @@ def export_model(checkpoint: str | Path, output: str | Path, *, dtype: str = "fl
         (output / EVALUATION_FILE).write_text(json.dumps(evaluation, ensure_ascii=False, indent=2) + "\n",
                                               encoding="utf-8")
     model_card(config, repo_id=repo_id, evaluation=evaluation).save(output / "README.md")
-    logger.info("exported %s (step %s) to %s", checkpoint, step, output)
     return ExportResult(output, config, step)
 
 

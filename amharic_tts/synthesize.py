@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
-from amharic_tts.cli import UserError, run_cli
+from amharic_tts.cli import UserError, check_output_path, run_cli
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ def read_lines(path: str | Path) -> list[str]:
     if not lines:
         raise UserError(f"text file {path} has no text")
     return lines
+
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")  # .ogg is written as Ogg Vorbis
 
 
 def _subtype(path: Path) -> str:
@@ -56,11 +60,15 @@ def write_progressively(path: str | Path, pieces, sample_rate: int) -> float:
     first = next(pieces, None)  # the text and the voice are checked before the file is created
     path.parent.mkdir(parents=True, exist_ok=True)
     samples = 0
-    with sf.SoundFile(path, "w", samplerate=sample_rate, channels=1, subtype=_subtype(path)) as handle:
-        for piece in itertools.chain([first] if first is not None else [], pieces):
-            handle.write(piece.squeeze(0).cpu().numpy())
-            handle.flush()
-            samples += piece.shape[-1]
+    try:
+        with sf.SoundFile(path, "w", samplerate=sample_rate, channels=1, subtype=_subtype(path)) as handle:
+            for piece in itertools.chain([first] if first is not None else [], pieces):
+                handle.write(piece.squeeze(0).cpu().numpy())
+                handle.flush()
+                samples += piece.shape[-1]
+    except KeyboardInterrupt:  # the file is closed whole: what was spoken stays playable
+        print(f"interrupted: the {samples / sample_rate:.1f} s spoken so far are in {path}", file=sys.stderr)
+        raise
     return samples / sample_rate
 
 
@@ -92,15 +100,24 @@ def synthesize_lines(tts, lines: list[str], output_dir: str | Path, *, progress:
     seed = generate_kwargs.pop("seed", None)
     seeds = [None if seed is None else seed + i - 1 for i in speakable]
     stream = tts.stream_many([lines[i - 1] for i in speakable], seeds=seeds, **generate_kwargs)
-    for k, wav in tqdm(stream, total=len(speakable), desc="lines", unit="line", disable=not progress):
-        i = speakable[k]
-        path = output_dir / f"{i:0{width}d}.wav"
-        write_wav(path, wav, tts.sr)
-        rows[i - 1] = {"file": path.name, "text": lines[i - 1], "seconds": round(wav.shape[-1] / tts.sr, 2),
-                       "skipped": ""}
-    with open(output_dir / "lines.tsv", "w", encoding="utf-8") as handle:
-        handle.write("file\ttext\tseconds\tskipped\n")
-        handle.writelines(f"{r['file']}\t{r['text']}\t{r['seconds']}\t{r['skipped']}\n" for r in rows)
+    try:
+        for k, wav in tqdm(stream, total=len(speakable), desc="lines", unit="line", disable=not progress):
+            i = speakable[k]
+            path = output_dir / f"{i:0{width}d}.wav"
+            write_wav(path, wav, tts.sr)
+            rows[i - 1] = {"file": path.name, "text": lines[i - 1], "seconds": round(wav.shape[-1] / tts.sr, 2),
+                           "skipped": ""}
+    except KeyboardInterrupt:  # each finished line is already its own file; lines.tsv says which
+        done = sum(1 for r in rows if r and r["file"])
+        print(f"interrupted: {done} of {len(lines)} lines were spoken, in {output_dir} (see lines.tsv)",
+              file=sys.stderr)
+        raise
+    finally:
+        rows = [r or {"file": "", "text": lines[i], "seconds": 0.0, "skipped": "interrupted before it was spoken"}
+                for i, r in enumerate(rows)]
+        with open(output_dir / "lines.tsv", "w", encoding="utf-8") as handle:
+            handle.write("file\ttext\tseconds\tskipped\n")
+            handle.writelines(f"{r['file']}\t{r['text']}\t{r['seconds']}\t{r['skipped']}\n" for r in rows)
     return [r for r in rows if r["file"]]
 
 
@@ -138,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.text is not None and not args.text.strip():
             raise UserError("--text is empty")
         lines = read_lines(args.text_file) if args.text_file else None
-        if lines is None and Path(args.output).suffix.lower() not in (".wav", ".flac", ".ogg"):
-            raise UserError(f"--output {args.output} must end in .wav, .flac or .ogg")
+        check_output_path(args.output, kind="file" if lines is None else "dir",
+                          suffixes=AUDIO_SUFFIXES if lines is None else ())
         if args.reference and not Path(args.reference).is_file():
             raise UserError(f"reference clip {args.reference} does not exist")
         tts = AmharicTTS.from_pretrained(args.model, device=args.device, revision=args.revision,

@@ -101,6 +101,33 @@ def test_export_refuses_what_is_not_a_run(tmp_path, smoke_run, capsys):
     assert "must be a new folder" in capsys.readouterr().err
 
 
+def test_a_new_export_replaces_an_old_one_only_when_complete(smoke_run, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "model"
+    export.export_model(smoke_run / "checkpoint-6", out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    real = export._write_export
+
+    def full_disk(checkpoint, folder, *args, **kwargs):  # every file written, then the disk fills up
+        real(checkpoint, folder, *args, **kwargs)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "_write_export", full_disk)
+    with pytest.raises(OSError):
+        export.export_model(smoke_run, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.lock", "model"]  # nothing half-written beside it
+    monkeypatch.undo()
+    export.export_model(smoke_run, out)  # a complete export does replace it (the finished run: its own step)
+    assert json.loads((out / "config.json").read_text())["training"] != json.loads(before["config.json"])["training"]
+    # a folder of something else is never replaced
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    assert export.main(["--checkpoint", str(smoke_run), "--output", str(tmp_path / "notes")]) == 2
+    assert "holds something other than an exported model" in capsys.readouterr().err
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "mine"
+
+
 # --------------------------------------------------------------------------------------------- model card
 
 

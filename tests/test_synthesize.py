@@ -77,3 +77,43 @@ def test_empty_text_file_and_missing_model(tmp_path, capsys):
     assert "has no text" in capsys.readouterr().err
     assert synthesize.main(["--model", str(tmp_path / "nothing"), "--text", "ሰላም", "--output", "o.wav"]) == 2
     assert "neither a model folder nor a Hub repo id" in capsys.readouterr().err
+
+
+class _Interrupted:
+    """Speaks two pieces (or lines) of 0.5 s, then the user presses Ctrl-C."""
+
+    sr = 16000
+
+    def _pieces(self):
+        import torch
+
+        for k in range(2):
+            yield k, torch.full((1, 8000), 0.1 * (k + 1))
+        raise KeyboardInterrupt
+
+    def stream(self, *args, **kwargs):
+        return (wav for _, wav in self._pieces())
+
+    def sentences(self, line):
+        return [line]
+
+    def stream_many(self, lines, **kwargs):
+        return self._pieces()
+
+
+def test_an_interrupt_keeps_what_was_spoken_and_says_where(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(AmharicTTS, "from_pretrained", classmethod(lambda cls, *a, **k: _Interrupted()))
+    out = tmp_path / "long.wav"
+    assert synthesize.main(["--model", "m", "--text", "ሰላም።", "--output", str(out)]) == 130
+    audio, rate = sf.read(out)
+    assert rate == 16000 and len(audio) == 16000 and audio[0] == pytest.approx(0.1, abs=1e-3)
+    assert f"interrupted: the 1.0 s spoken so far are in {out}" in capsys.readouterr().err
+
+    lines = tmp_path / "lines.txt"
+    lines.write_text("አንድ\nሁለት\nሶስት\n", encoding="utf-8")
+    assert synthesize.main(["--model", "m", "--text-file", str(lines), "--output", str(tmp_path / "out")]) == 130
+    assert "interrupted: 2 of 3 lines were spoken" in capsys.readouterr().err
+    index = (tmp_path / "out" / "lines.tsv").read_text(encoding="utf-8").splitlines()
+    assert index[1].startswith("0001.wav\tአንድ") and index[2].startswith("0002.wav\tሁለት")
+    assert index[3] == "\tሶስት\t0.0\tinterrupted before it was spoken"
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.wav")) == ["0001.wav", "0002.wav"]

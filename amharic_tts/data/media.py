@@ -1,6 +1,7 @@
 """Decode the audio of any media file FFmpeg reads, without an ffmpeg binary: PyAV's bundled FFmpeg does it.
 
 ``load_audio(path, 16000)`` gives mono float32 in [-1, 1]; ``load_audio_rates`` decodes once for several rates;
+``iter_audio`` streams the same samples block by block (long recordings without holding them whole);
 ``probe`` reports the chosen audio stream. Failures are ``MediaError`` (not a media file, no audio stream,
 undecodable) or the ordinary ``FileNotFoundError``/``PermissionError``/``IsADirectoryError`` with the path.
 
@@ -55,7 +56,7 @@ import av.error
 import numpy as np
 import soxr
 
-__all__ = ["MediaError", "MediaInfo", "load_audio", "load_audio_rates", "probe"]
+__all__ = ["MediaError", "MediaInfo", "iter_audio", "load_audio", "load_audio_rates", "probe"]
 
 _PREROLL_S = 0.5  # decoded before a seek target and thrown away: codec warm-up
 _SETTLE_S = 0.1  # resampled past each edge of a slice: the soxr filter's transient is ~10 ms
@@ -146,6 +147,28 @@ def load_audio_rates(
         _assemble(src, first, stop, sink.push)
         outputs = sink.finish()
     return {rate: _cut(audio, rate, sr, first, start, end) for rate, audio in outputs.items()}
+
+
+def iter_audio(path: str | os.PathLike, sample_rate: int = 16000, *, block_s: float = 60.0) -> Iterator[np.ndarray]:
+    """The whole of ``load_audio(path, sample_rate)`` as consecutive blocks of about ``block_s`` seconds, decoded in
+    one pass: only a block (plus a frame) is held, so memory does not grow with the length of the media.
+
+    Concatenated, the blocks equal ``load_audio``'s array sample for sample: the same timeline, the same streaming
+    resampler fed the same frames (no seeking, so no Matroska millisecond placement either), the same clipping.
+    """
+    (rate,) = _check_rates([sample_rate])
+    size = max(1, round(block_s * rate))
+    with _Source(path) as src:
+        sink = _Resamplers(src.rate, [rate])
+        timeline = _Timeline(src, 0, None, sink.push, from_start=True)
+        for _ in _place_frames(src, timeline):
+            if sink.held(rate) >= size:
+                block = sink.take(rate)  # a fresh array: clipped in place
+                yield np.clip(block, -1.0, 1.0, out=block)
+        timeline.finish()
+        rest = sink.finish()[rate]
+    if len(rest):
+        yield np.clip(rest, -1.0, 1.0, out=rest)
 
 
 def _cut(audio: np.ndarray, rate: int, native: int, first: int, start: float | None, end: float | None) -> np.ndarray:
@@ -306,13 +329,19 @@ def _assemble_once(
         except av.error.FFmpegError as err:
             raise _SeekMissed from err
     timeline = _Timeline(src, first, stop, emit, from_start=seek_s is None)
+    for _ in _place_frames(src, timeline):
+        if timeline.done:
+            break
+    return timeline.finish()
+
+
+def _place_frames(src: _Source, timeline: _Timeline) -> Iterator[None]:
+    """Decode ``src`` and add each frame to ``timeline`` at its timestamp; yields after each frame."""
     for frame in _decoded_frames(src):
         pts = None if frame.pts is None or frame.time_base is None else float(frame.pts * frame.time_base)
         index = None if pts is None else round((pts - src.origin) * src.rate)
         timeline.add(index, _mono(frame, src.rate))
-        if timeline.done:
-            break
-    return timeline.finish()
+        yield
 
 
 class _Timeline:
@@ -486,6 +515,15 @@ class _Resamplers:
             out = samples.copy() if stream is None else stream.resample_chunk(samples, last=False)
             if len(out):
                 self.blocks[rate].append(out)
+
+    def held(self, rate: int) -> int:
+        """Output samples at ``rate`` resampled so far and not yet taken."""
+        return sum(len(block) for block in self.blocks[rate])
+
+    def take(self, rate: int) -> np.ndarray:
+        """The output at ``rate`` so far, joined, and forgotten here (``iter_audio`` streams it on)."""
+        blocks, self.blocks[rate] = self.blocks[rate], []
+        return np.concatenate(blocks).astype(np.float32, copy=False) if blocks else np.zeros(0, np.float32)
 
     def finish(self) -> dict[int, np.ndarray]:
         result = {}

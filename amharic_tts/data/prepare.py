@@ -24,14 +24,15 @@ import logging
 import os
 import shutil
 from collections import Counter, defaultdict
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from amharic_tts.data.segment import (Fate, SegmentConfig, audio_hash, fingerprint_similarity, loudness_fingerprint,
-                                      segment_recording)
+from amharic_tts.data.segment import (Fate, SegmentConfig, WindowedSegmentation, audio_hash, fingerprint_similarity,
+                                      loudness_fingerprint, segment_recording)
 from amharic_tts.data.sources import SAMPLE_RATE, SourceError, SourceSpec, iter_recordings
 from amharic_tts.text.normalize import NormalizerConfig, normalize, normalizer_signature
 
@@ -55,9 +56,16 @@ class PrepareConfig:
     near_duplicate_similarity: float = 0.95  # copies of one recording; above 1 turns the search off
     seed: int = 0
     cache_mel: bool = True
-    feature_batch_size: int = 16
+    feature_batch_size: int = 16  # segments handed to feature extraction at a time ...
+    feature_batch_frames: int = 4000  # ... in batches of at most this many padded log-mel frames (100 a second)
     license: str = "other"
     pretty_name: str = "Amharic speech for Chatterbox"
+
+    def __post_init__(self):
+        for name in ("feature_batch_size", "feature_batch_frames"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"data setting {name} must be a whole number of at least 1, got {value!r}")
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "PrepareConfig":
@@ -165,17 +173,26 @@ def generate_rows(specs: list[str], positions: list[int], config: str):
             continue
         produced = 0
         try:
-            for recording in iter_recordings(spec, norm):
-                if recording.audio is None:
-                    segments = []
+            for recording in iter_recordings(spec, norm, decode=False):
+                # (segment, its samples) pairs, and the cues' fates once they are all out
+                if recording.media is not None:  # subtitled media, however long: streamed window by window
+                    windowed = WindowedSegmentation(recording.cues, recording.blocks, cfg.segment)
+                    pieces, fates_of = windowed.segments(), lambda windowed=windowed: windowed.fates
+                elif recording.audio is None:
+                    pieces = iter(())
                     fates = [Fate(c.index, False, c.problem or "unreadable_audio", detail=c.detail)
                              for c in recording.cues]
-                else:
+                    fates_of = lambda fates=fates: fates  # noqa: E731
+                else:  # a clip (LJSpeech, Hub): short, held whole
                     segments, fates = segment_recording(recording.cues, recording.audio, cfg.segment)
-                ids = [f"{spec.name}-{produced + i:05d}" for i in range(len(segments))]
-                produced += len(segments)
-                for seg_id, seg in zip(ids, segments):
-                    clip = recording.audio[int(round(seg.start * SAMPLE_RATE)): int(round(seg.end * SAMPLE_RATE))]
+                    pieces = ((seg, recording.audio[int(round(seg.start * SAMPLE_RATE)):
+                                                    int(round(seg.end * SAMPLE_RATE))]) for seg in segments)
+                    fates_of = lambda fates=fates: fates  # noqa: E731
+                ids = []
+                for seg, clip in pieces:
+                    seg_id = f"{spec.name}-{produced:05d}"
+                    produced += 1
+                    ids.append(seg_id)
                     yield {**base, "kind": "segment", "order": order(), "recording": recording.name,
                            "speaker": recording.speaker, "id": seg_id, "text": seg.text, "raw_text": seg.raw_text,
                            "start": seg.start, "end": seg.end, "duration": len(clip) / SAMPLE_RATE,
@@ -183,7 +200,7 @@ def generate_rows(specs: list[str], positions: list[int], config: str):
                            "end_shift": seg.end_shift, "audio_sha1": audio_hash(clip),
                            "fingerprint": loudness_fingerprint(clip),
                            "audio": {"bytes": encode_flac(clip), "path": f"{seg_id}.flac"}}
-                for fate in fates:
+                for fate in fates_of():
                     yield {**base, "kind": "input", "order": order(), "recording": recording.name,
                            "speaker": recording.speaker, "index": fate.index, "kept": fate.kept,
                            "reason": fate.reason, "detail": fate.detail,
@@ -477,10 +494,15 @@ def prepare_dataset(
     num_proc: int = 1,
     cache_dir: str | None = None,
     device: str | None = None,
+    input_folders: Sequence[str] = (),
 ) -> PrepareResult:
-    """Run the whole preparation (see the module docstring); returns the output directory and the report."""
+    """Run the whole preparation (see the module docstring); returns the output directory and the report.
+
+    The output folder is locked for the run, and the new dataset is written beside it and swapped in only when
+    complete (:mod:`amharic_tts.outputs`): an interrupted or failed run leaves the dataset that was there as it
+    was. ``input_folders`` (folders the sources were found in) and the sources' own files and folders may not
+    overlap the output."""
     from accelerate import PartialState
-    from datasets import Dataset
 
     config = config or PrepareConfig()
     if not specs:
@@ -490,9 +512,31 @@ def prepare_dataset(
         raise ValueError(f"source names must be unique, got {names}")
     import torch
 
+    from amharic_tts.outputs import output_lock, refuse_output_among_inputs
+
     output_dir = Path(output_dir)
+    refuse_output_among_inputs(
+        output_dir, folders=[*input_folders, *(s.path for s in specs),
+                             *(s.dataset for s in specs if s.kind == "hub" and s.dataset)],
+        files=[f for s in specs if s.kind == "srt" for f in s.files()])
+    if output_dir.is_file():
+        raise ValueError(f"the output {output_dir} is a file; give a folder")
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not (output_dir / "dataset_dict.json").exists():
+        raise ValueError(f"the output {output_dir} is a folder that holds something other than a prepared dataset; "
+                         "give a new or empty folder (a prepared dataset there is replaced when the new one is "
+                         "complete)")
     # without a GPU, processes started by `accelerate launch --multi_gpu` (torch.distributed) talk over gloo
     state = PartialState(cpu=not torch.cuda.is_available() or str(device).startswith("cpu"))
+    with output_lock(output_dir, what="prepare_dataset") if state.is_main_process else nullcontext():
+        return _prepare(specs, output_dir, config, state, base_model=base_model, revision=revision,
+                        num_proc=num_proc, cache_dir=cache_dir, device=device)
+
+
+def _prepare(specs, output_dir: Path, config: PrepareConfig, state, *, base_model, revision, num_proc, cache_dir,
+             device) -> PrepareResult:
+    from datasets import Dataset
+    import torch
+
     if device is None:
         device = f"cuda:{state.local_process_index}" if torch.cuda.is_available() else "cpu"
     if state.num_processes > 1:  # each process looked up the Hub datasets' commits: all read those rank 0 found
@@ -514,7 +558,7 @@ def prepare_dataset(
                                   num_proc=num_proc, device=device, fingerprint=rows_fp)
     if state.num_processes == 1:
         return _finish(rows, with_features, output_dir, config, specs)
-    shard_dir = output_dir / ".shards"
+    shard_dir = output_dir.parent / f".{output_dir.name}.shards"  # beside the output, never inside it
     with_features.save_to_disk(str(shard_dir / f"segments-{state.process_index}"))
     rows.remove_columns("audio").save_to_disk(str(shard_dir / f"rows-{state.process_index}"))
     state.wait_for_everyone()
@@ -544,9 +588,12 @@ def _unique_segments(rows, config: PrepareConfig):
 
 
 def _add_features(segments, *, base_model, revision, config: PrepareConfig, num_proc, device, fingerprint):
+    """``segments`` with the feature columns, in the same row order. Extraction takes the rows longest first (each
+    worker an even share of long and short ones) in batches of at most ``feature_batch_frames`` padded frames, so
+    short clips are not padded to long neighbours (see :mod:`amharic_tts.data.features`)."""
     from datasets import Array2D, Sequence as Seq, Value
 
-    from amharic_tts.data.features import MEL_BINS, add_features
+    from amharic_tts.data.features import MEL_BINS, add_features, length_order, mel_frames
     from amharic_tts.model.base import S3GEN_FILE, VOICE_ENCODER_FILE, base_signature
 
     columns = ["id", "order", "source", "recording", "speaker", "text", "raw_text", "duration", "start", "end",
@@ -561,15 +608,22 @@ def _add_features(segments, *, base_model, revision, config: PrepareConfig, num_
         from datasets import Dataset
 
         return Dataset.from_dict({k: [] for k in features}, features=features)
-    signature = base_signature(base_model, [S3GEN_FILE, VOICE_ENCODER_FILE], revision=revision)
-    new_fp = _sha("features", fingerprint, segments._fingerprint, signature, config.cache_mel, _code_signature())
     on_gpu = str(device).startswith("cuda")  # CUDA does not survive the fork of datasets' worker processes
-    return segments.map(
+    workers = num_proc if num_proc > 1 and not on_gpu else None
+    # a segment's duration is its samples / 16 kHz, so this is its log-mel length
+    frames = [mel_frames(round(d * SAMPLE_RATE)) for d in segments.select_columns(["duration"])["duration"]]
+    order = length_order(frames, shards=min(workers or 1, len(frames)))
+    ordered = segments.select(order)  # its fingerprint names the order, so a cache never comes back in another
+    signature = base_signature(base_model, [S3GEN_FILE, VOICE_ENCODER_FILE], revision=revision)
+    new_fp = _sha("features", fingerprint, ordered._fingerprint, signature, config.cache_mel, _code_signature())
+    with_features = ordered.map(
         add_features, batched=True, batch_size=config.feature_batch_size, features=features,
-        fn_kwargs={"base": str(base_model), "revision": revision, "device": device, "cache_mel": config.cache_mel},
-        num_proc=num_proc if num_proc > 1 and not on_gpu else None, new_fingerprint=new_fp,
-        desc="speech tokens, speaker, mel",
+        fn_kwargs={"base": str(base_model), "revision": revision, "device": device, "cache_mel": config.cache_mel,
+                   "max_frames": config.feature_batch_frames},
+        num_proc=workers, new_fingerprint=new_fp, desc="speech tokens, speaker, mel",
+        writer_batch_size=100,  # rows held before a write: the longest come first, with their audio and mel
     )
+    return with_features.select(np.argsort(order, kind="stable"))  # back to the segments' order
 
 
 def _finish(rows, segments, output_dir: Path, config: PrepareConfig, specs: Sequence[SourceSpec]) -> PrepareResult:
@@ -601,15 +655,24 @@ def _finish(rows, segments, output_dir: Path, config: PrepareConfig, specs: Sequ
         .cast_column("audio", Audio(sampling_rate=SAMPLE_RATE, decode=False))
         for split in SPLITS
     })
-    output_dir.mkdir(parents=True, exist_ok=True)
+    from amharic_tts.outputs import replace_folder, staging_folder
+
     text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
     if not durations and (output_dir / "dataset_dict.json").exists():  # never replace a dataset with nothing
-        (output_dir / FAILED_REPORT_FILE).write_text(text, encoding="utf-8")
-        return PrepareResult(output_dir, report, output_dir / FAILED_REPORT_FILE)
-    # datasets 5 divides by zero estimating the size of an empty split with an Audio column: name its shards
-    dataset.save_to_disk(str(output_dir), num_shards={k: 1 for k, split in dataset.items() if len(split) == 0})
-    (output_dir / REPORT_FILE).write_text(text, encoding="utf-8")
-    (output_dir / FAILED_REPORT_FILE).unlink(missing_ok=True)
+        failed = output_dir / FAILED_REPORT_FILE
+        partial = failed.with_name(failed.name + ".part")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(failed)
+        return PrepareResult(output_dir, report, failed)
+    # the new dataset and its report are written beside the output and swapped in only when complete
+    staging = staging_folder(output_dir)
+    try:
+        # datasets 5 divides by zero estimating the size of an empty split with an Audio column: name its shards
+        dataset.save_to_disk(str(staging), num_shards={k: 1 for k, split in dataset.items() if len(split) == 0})
+        (staging / REPORT_FILE).write_text(text, encoding="utf-8")
+        replace_folder(staging, output_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return PrepareResult(output_dir, report)
 
 

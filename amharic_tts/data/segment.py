@@ -42,10 +42,16 @@ speech regions.
 
 A constant offset of all subtitles (e.g. everything 2 s late) is not detected: edges move at most
 ``max_edge_shift``.
+
+Long recordings (:class:`WindowedSegmentation`, what ``prepare_dataset.py`` uses for subtitled media) are not
+held whole: speech is detected over the decoded stream, then the cues are cut into windows of about
+``WINDOW_SECONDS`` at gaps no edge can reach across (:func:`plan_windows`), and each window's audio is decoded
+and cut in turn. The segments are exactly those of :func:`segment_recording` on the whole array.
 """
 
 from __future__ import annotations
 
+import array
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -126,12 +132,24 @@ class Fate:
 def energy_speech_regions(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *, frame: float = 0.02,
                           threshold_db: float = -35.0, min_gap: float = 0.15) -> list[tuple[float, float]]:
     """Speech regions (seconds) where frame RMS is within ``threshold_db`` of the loudest frames."""
-    hop = max(1, int(frame * sample_rate))
+    return _energy_regions(_frame_levels(audio, max(1, int(frame * sample_rate))), frame=frame,
+                           threshold_db=threshold_db, min_gap=min_gap)
+
+
+def _frame_levels(audio: np.ndarray, hop: int) -> np.ndarray:
+    """RMS level (dBFS) of each whole frame of ``hop`` samples; a partial last frame is left out."""
     n = len(audio) // hop
+    rms = np.sqrt(np.mean(audio[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-12)
+    return 20 * np.log10(rms)
+
+
+def _energy_regions(level: np.ndarray, *, frame: float, threshold_db: float,
+                    min_gap: float) -> list[tuple[float, float]]:
+    """Speech regions from frame levels: :func:`energy_speech_regions` after measuring (the threshold is relative
+    to the loudest frames of the whole recording, so it needs all of them)."""
+    n = len(level)
     if n == 0:
         return []
-    rms = np.sqrt(np.mean(audio[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-12)
-    level = 20 * np.log10(rms)
     active = level > max(np.percentile(level, 95) + threshold_db, -60.0)
     regions: list[tuple[float, float]] = []
     start = None
@@ -153,18 +171,26 @@ def energy_speech_regions(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, *, 
 
 
 _SILERO = None
+_SILERO_OPTIONS = {"min_silence_duration_ms": 150, "speech_pad_ms": 0}
+_SILERO_CHUNK = 512  # samples per silero-vad call at 16 kHz
+
+
+def _silero_model():
+    global _SILERO
+    from silero_vad import load_silero_vad
+
+    if _SILERO is None:
+        _SILERO = load_silero_vad()
+    return _SILERO
 
 
 def silero_speech_regions(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> list[tuple[float, float]]:
     """Speech regions (seconds) from silero-vad (its weights ship in the wheel; CPU)."""
-    global _SILERO
     import torch
-    from silero_vad import get_speech_timestamps, load_silero_vad
+    from silero_vad import get_speech_timestamps
 
-    if _SILERO is None:
-        _SILERO = load_silero_vad()
-    stamps = get_speech_timestamps(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), _SILERO,
-                                   sampling_rate=sample_rate, min_silence_duration_ms=150, speech_pad_ms=0)
+    stamps = get_speech_timestamps(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), _silero_model(),
+                                   sampling_rate=sample_rate, **_SILERO_OPTIONS)
     return [(s["start"] / sample_rate, s["end"] / sample_rate) for s in stamps]
 
 
@@ -174,6 +200,66 @@ def speech_regions(audio: np.ndarray, method: str = "silero", sample_rate: int =
     if method == "energy":
         return energy_speech_regions(audio, sample_rate)
     raise ValueError(f"unknown voice activity detector {method!r} (silero or energy)")
+
+
+class SpeechDetector:
+    """:func:`speech_regions` of a recording fed block by block (``push`` the blocks in order, then ``regions``):
+    the same regions as on the whole array, without holding it.
+
+    silero-vad scores 512-sample chunks with a model whose state runs on from chunk to chunk, then turns the
+    scores into regions (``get_speech_timestamps_from_probs``, what ``get_speech_timestamps`` does after scoring);
+    here the chunks are cut from the stream at the same places and scored in the same order, and the last partial
+    chunk is padded with zeros as there. The energy detector keeps one level per 20 ms frame (400 bytes per second
+    of audio) and thresholds them at the end, against the loudest frames of the whole recording.
+    """
+
+    def __init__(self, method: str = "silero", sample_rate: int = SAMPLE_RATE) -> None:
+        if method not in ("silero", "energy"):
+            raise ValueError(f"unknown voice activity detector {method!r} (silero or energy)")
+        if method == "silero" and sample_rate != SAMPLE_RATE:
+            raise ValueError("the streaming silero detector works at 16 kHz")
+        self.method, self.sample_rate = method, sample_rate
+        self.size = _SILERO_CHUNK if method == "silero" else max(1, int(0.02 * sample_rate))
+        self.length = 0  # samples pushed
+        self.carry = np.zeros(0, dtype=np.float32)  # the start of a chunk/frame not yet complete
+        # silero: speech probabilities, float32 as the model gives them (4 bytes, not a Python float's 32, per
+        # 32 ms: 2.7 MB for 6 hours); energy: arrays of frame levels (float64, 8.6 MB for 6 hours)
+        self.scores = array.array("f") if method == "silero" else []
+        if method == "silero":
+            _silero_model().reset_states()
+
+    def push(self, block: np.ndarray) -> None:
+        block = np.asarray(block, dtype=np.float32)
+        self.length += len(block)
+        data = np.concatenate([self.carry, block]) if len(self.carry) else block
+        whole = len(data) // self.size * self.size
+        self.carry = data[whole:].copy()
+        if self.method == "energy":
+            self.scores.append(_frame_levels(data[:whole], self.size))
+            return
+        import torch
+
+        model = _silero_model()
+        with torch.no_grad():  # as get_speech_timestamps: else autograd chains every chunk through the model state
+            for start in range(0, whole, self.size):
+                self.scores.append(model(torch.from_numpy(data[start: start + self.size]), self.sample_rate).item())
+
+    def regions(self) -> list[tuple[float, float]]:
+        """Speech regions (seconds) of everything pushed."""
+        if self.method == "energy":
+            level = np.concatenate(self.scores) if self.scores else np.zeros(0)
+            return _energy_regions(level, frame=0.02, threshold_db=-35.0, min_gap=0.15)
+        import torch
+        from silero_vad.utils_vad import get_speech_timestamps_from_probs
+
+        probs = self.scores.tolist()  # the same doubles .item() gave
+        if len(self.carry):
+            chunk = np.pad(self.carry, (0, self.size - len(self.carry)))
+            with torch.no_grad():
+                probs.append(_silero_model()(torch.from_numpy(chunk), self.sample_rate).item())
+        stamps = get_speech_timestamps_from_probs(probs, sampling_rate=self.sample_rate,
+                                                  audio_length_samples=self.length, **_SILERO_OPTIONS)
+        return [(s["start"] / self.sample_rate, s["end"] / self.sample_rate) for s in stamps]
 
 
 # --------------------------------------------------------------------------------------------- edges
@@ -464,8 +550,14 @@ def segment_recording(
     *,
     sample_rate: int = SAMPLE_RATE,
     split_text: Callable[[str, int], list[str]] | None = None,
+    regions: Sequence[tuple[float, float]] | None = None,
 ) -> tuple[list[Segment], list[Fate]]:
-    """Segments of one recording and the fate of every cue (see the module docstring)."""
+    """Segments of one recording and the fate of every cue (see the module docstring).
+
+    ``regions``: the recording's speech regions when they are already known (:class:`SpeechDetector`); by default
+    they are detected on ``audio``. ``audio`` may be an :class:`AudioSpan` (the part of a long recording that
+    these cues need): only its length and slices of it are used.
+    """
     cfg = cfg or SegmentConfig()
     if split_text is None:
         from amharic_tts.text import split_sentences as split_text
@@ -482,7 +574,12 @@ def segment_recording(
                 fates[cue.index].detail = f"clipped to the end of the media ({media_end:.2f} s)"
             usable.append(CueInput(cue.index, cue.start, min(cue.end, media_end), cue.text, cue.raw_text))
     usable.sort(key=lambda c: (c.start, c.index))
-    regions = speech_regions(audio, cfg.vad, sample_rate) if usable else []  # edges and the silence filter
+    if not usable:
+        regions = []
+    elif regions is None:
+        regions = speech_regions(audio, cfg.vad, sample_rate)  # edges and the silence filter
+    else:
+        regions = list(regions)
 
     groups = _group_cues(usable, cfg)
     spans = [(g[0].start, max(c.end for c in g)) for g in groups]
@@ -573,3 +670,168 @@ def _finish(piece: _Piece, audio, regions, cfg: SegmentConfig, sample_rate):
     moved = abs(r_start - p_start) > 1e-6 or abs(r_end - p_end) > 1e-6
     return Segment(r_start, r_end, piece.text, "\n".join(c.raw_text for c in piece.cues),
                    [c.index for c in piece.cues], moved, r_start - p_start, r_end - p_end)
+
+
+# --------------------------------------------------------------------------------------------- long recordings
+
+WINDOW_SECONDS = 600.0  # a long recording is cut and its segments' audio held this many seconds at a time
+
+
+class AudioSpan:
+    """Samples ``[first, first + len(samples))`` of a recording ``length`` samples long, indexed like the whole
+    recording's array: ``len()`` is the whole length and ``span[a:b]`` the samples a..b of the recording. Slicing
+    outside the held samples is an error (a bug, never silence)."""
+
+    def __init__(self, samples: np.ndarray, first: int, length: int) -> None:
+        self.samples, self.first, self.length = samples, first, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice):
+            raise TypeError("an AudioSpan only gives slices")
+        start, stop, step = key.indices(self.length)
+        if step != 1:
+            raise ValueError("an AudioSpan only gives contiguous slices")
+        if stop <= start:
+            return self.samples[:0]
+        if start < self.first or stop > self.first + len(self.samples):
+            raise IndexError(f"samples {start}:{stop} are outside the held {self.first}:"
+                             f"{self.first + len(self.samples)}")
+        return self.samples[start - self.first: stop - self.first]
+
+
+def _usable_positions(cues: Sequence[CueInput], media_end: float) -> list[int]:
+    """Positions of the cues :func:`segment_recording` cuts (no problem, starting before the end), by time."""
+    keep = [k for k, c in enumerate(cues) if not c.problem and c.start < media_end]
+    return sorted(keep, key=lambda k: (cues[k].start, cues[k].index))
+
+
+def plan_windows(cues: Sequence[CueInput], regions: Sequence[tuple[float, float]], media_end: float,
+                 cfg: SegmentConfig, window: float = WINDOW_SECONDS) -> list[tuple[float, float, list[CueInput]]]:
+    """The recording cut into windows of about ``window`` seconds, ``[(start, end, cues)]`` covering 0..media_end,
+    such that :func:`segment_recording` on each window's cues gives exactly what it gives on the whole recording.
+
+    A cut goes where two consecutive cue groups part (step 4 of the module docstring, computed from the whole
+    recording's ``regions``), and only where that parting lies more than ``padding + max_edge_shift +
+    edge_margin`` from both groups and the groups are more than ``merge_gap`` apart: no edge of either group can
+    move that far (step 5), so the limit the parting sets is never reached, and the window edge that replaces it
+    is not either; the groups are the same on both sides. A window is as long as possible up to ``window``; where
+    no such gap falls within it, it grows to the next one (a recording without any is one window). Cues that are
+    not cut (a problem, past the end) go with the first window. The same plan whatever the audio's decoder.
+    """
+    everything = [(0.0, media_end, list(cues))]
+    usable = _usable_positions(cues, media_end)
+    if len(usable) < 2 or len({c.index for c in cues}) < len(cues):  # fates are keyed by index
+        return everything
+    clipped = [CueInput(cues[k].index, cues[k].start, min(cues[k].end, media_end), cues[k].text, cues[k].raw_text)
+               for k in usable]
+    groups = _group_cues(clipped, cfg)
+    spans = [(g[0].start, max(c.end for c in g)) for g in groups]
+    reach = cfg.padding + cfg.max_edge_shift + cfg.edge_margin + 0.01  # 10 ms for rounding
+    safe = []  # (parting, position of the first group after it)
+    for k in range(1, len(groups)):
+        parting = _parting(spans[k - 1], spans[k], regions, cfg)
+        if (spans[k][0] - spans[k - 1][1] > cfg.merge_gap and parting - spans[k - 1][1] > reach
+                and spans[k][0] - parting > reach):
+            safe.append((parting, k))
+    cuts, begin, candidate = [], 0.0, None
+    for parting, k in safe:
+        if parting - begin > window and candidate is not None:  # full: cut at the last gap that fits
+            cuts.append(candidate)
+            begin, candidate = candidate[0], None
+        if parting - begin > window:  # no gap fits: the window grows to this one
+            cuts.append((parting, k))
+            begin = parting
+        else:
+            candidate = (parting, k)
+    if candidate is not None and media_end - begin > window:
+        cuts.append(candidate)
+    if not cuts:
+        return everything
+    first_group = [0] + [k for _, k in cuts] + [len(groups)]
+    bounds = [0.0] + [p for p, _ in cuts] + [media_end]
+    windows = []
+    for w in range(len(cuts) + 1):
+        members = {c.index for g in groups[first_group[w]: first_group[w + 1]] for c in g}
+        picked = [c for c in cues if c.index in members]
+        if w == 0:
+            placed = {cues[k].index for k in usable}
+            picked = [c for c in cues if c.index in members or c.index not in placed]
+        windows.append((bounds[w], bounds[w + 1], picked))
+    return windows
+
+
+class WindowedSegmentation:
+    """:func:`segment_recording` of a long recording without holding its audio: ``blocks()`` gives the
+    recording's samples in consecutive blocks (e.g. ``media.iter_audio``) and is called twice.
+
+    Pass 1 runs voice activity detection over the stream (:class:`SpeechDetector`: the regions of the whole
+    recording) and measures its length. The cues are then cut into windows (:func:`plan_windows`); pass 2 holds
+    one window's samples at a time (plus 1 s each side), segments its cues against the whole recording's regions
+    and length (an :class:`AudioSpan`, so no time is shifted), and yields each segment with its samples. Peak
+    memory is a window's audio plus a decoded block, whatever the length of the recording; the results are those
+    of :func:`segment_recording` on the whole array. ``fates`` is complete once ``segments()`` is exhausted.
+    """
+
+    margin = 1.0  # seconds held beyond each window: segments stay inside their window; this only guards
+
+    def __init__(self, cues: Sequence[CueInput], blocks: Callable[[], Iterator[np.ndarray]],
+                 cfg: SegmentConfig | None = None, *, window: float | None = None,
+                 sample_rate: int = SAMPLE_RATE) -> None:
+        self.cues, self.blocks, self.cfg = list(cues), blocks, cfg or SegmentConfig()
+        self.window = WINDOW_SECONDS if window is None else window  # math.inf: one window
+        self.sample_rate = sample_rate
+        self.fates: list[Fate] = []
+        self.windows: list[tuple[float, float, list[CueInput]]] = []  # the plan, once segments() has started
+
+    def segments(self) -> Iterator[tuple[Segment, np.ndarray]]:
+        sr = self.sample_rate
+        detector = SpeechDetector(self.cfg.vad, sr) if any(not c.problem for c in self.cues) else None
+        length = 0
+        for block in self.blocks():
+            length += len(block)
+            if detector is not None:
+                detector.push(block)
+        regions = detector.regions() if detector is not None else []
+        del detector  # its scores
+        self.windows = plan_windows(self.cues, regions, length / sr, self.cfg, self.window)
+        fates: dict[int, Fate] = {}
+        produced = 0
+        stream = _Stream(self.blocks())
+        for start, end, cues in self.windows:
+            first = max(0, round((start - self.margin) * sr))
+            stop = min(length, round((end + self.margin) * sr))
+            span = AudioSpan(stream.take(first, stop), first, length)
+            segments, window_fates = segment_recording(cues, span, self.cfg, sample_rate=sr, regions=regions)
+            for fate in window_fates:
+                fate.segments = [produced + n for n in fate.segments]
+                fates[fate.index] = fate
+            for seg in segments:
+                yield seg, span[int(round(seg.start * sr)): int(round(seg.end * sr))]
+            produced += len(segments)
+        self.fates = [fates[c.index] for c in self.cues]
+
+
+class _Stream:
+    """Consecutive blocks read forward as sample ranges; blocks wholly before the last range asked for are dropped.
+    Holds a range twice at most (its blocks and their join): 77 MB for a 10-minute window at 16 kHz."""
+
+    def __init__(self, blocks: Iterator[np.ndarray]) -> None:
+        self.blocks, self.held, self.first = iter(blocks), [], 0  # held blocks start at sample ``first``
+
+    def take(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``start``..``stop`` (``start`` never before that of the previous call), as one array."""
+        while self.held and self.first + len(self.held[0]) <= start:
+            self.first += len(self.held.pop(0))
+        while self.first + sum(len(b) for b in self.held) < stop:
+            block = next(self.blocks, None)
+            if block is None:
+                break
+            if self.first + sum(len(b) for b in self.held) + len(block) <= start:  # wholly before: skip
+                self.first += len(block)
+                continue
+            self.held.append(block)
+        joined = np.concatenate(self.held) if self.held else np.zeros(0, np.float32)
+        return joined[max(0, start - self.first): stop - self.first]

@@ -67,6 +67,17 @@ class Recording:
     speaker: str
     audio: np.ndarray | None  # 16 kHz mono float32; None when it could not be read (cues carry the reason)
     cues: list[CueInput]
+    media: str | None = None  # a media file left to stream (iter_recordings(decode=False)); audio is then None
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """The media's 16 kHz audio in consecutive blocks (``media.iter_audio``); a file that cannot be decoded
+        is a :class:`SourceError`, as when it is decoded whole."""
+        from amharic_tts.data.media import MediaError, iter_audio
+
+        try:
+            yield from iter_audio(self.media, SAMPLE_RATE)
+        except (MediaError, OSError) as err:
+            raise SourceError(f"cannot decode {self.media}: {err}") from err
 
 
 # --------------------------------------------------------------------------------------------- naming sources
@@ -194,10 +205,13 @@ def hub_dataset_commit(repo_id: str) -> str | None:
 # --------------------------------------------------------------------------------------------- reading
 
 
-def iter_recordings(spec: SourceSpec, normalize) -> Iterator[Recording]:
-    """Recordings of a source, cue texts normalised with ``normalize``. Raises SourceError for the whole source."""
+def iter_recordings(spec: SourceSpec, normalize, *, decode: bool = True) -> Iterator[Recording]:
+    """Recordings of a source, cue texts normalised with ``normalize``. Raises SourceError for the whole source.
+
+    ``decode=False``: a subtitled media file is not decoded here; its recording has ``media`` set and
+    ``audio=None``, to be streamed with ``Recording.blocks()`` (long recordings; clips are still decoded)."""
     if spec.kind == "srt":
-        yield _srt_recording(spec, normalize)
+        yield _srt_recording(spec, normalize, decode=decode)
     elif spec.kind == "ljspeech":
         yield from _ljspeech_recordings(spec, normalize)
     elif spec.kind == "hub":
@@ -213,7 +227,7 @@ def _cue(index: int, start, end, text: str, raw: str, problem: str | None, norma
     return CueInput(index, start, end, normalized, raw, problem, detail)
 
 
-def _srt_recording(spec: SourceSpec, normalize) -> Recording:
+def _srt_recording(spec: SourceSpec, normalize, *, decode: bool = True) -> Recording:
     from amharic_tts.data.media import MediaError, load_audio
     from amharic_tts.data.srt import SrtError, read_srt
 
@@ -234,11 +248,13 @@ def _srt_recording(spec: SourceSpec, normalize) -> Recording:
         subtitles = read_srt(spec.subtitles)
     except SrtError as err:
         raise SourceError(f"cannot read the subtitles {spec.subtitles}: {err}") from err
+    cues = [_cue(c.index, c.start, c.end, c.text, c.raw_text, c.problem, normalize) for c in subtitles.cues]
+    if not decode:
+        return Recording(Path(spec.media).stem, spec.speaker or spec.name, None, cues, media=spec.media)
     try:
         audio = load_audio(spec.media, SAMPLE_RATE)
     except (MediaError, OSError) as err:
         raise SourceError(f"cannot decode {spec.media}: {err}") from err
-    cues = [_cue(c.index, c.start, c.end, c.text, c.raw_text, c.problem, normalize) for c in subtitles.cues]
     return Recording(Path(spec.media).stem, spec.speaker or spec.name, audio, cues)
 
 

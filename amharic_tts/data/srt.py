@@ -26,8 +26,10 @@ Quirks handled:
   text lines kept in ``raw_text``. A line is malformed when srt alone would misread it, too: in
   ``00:00:01,000 --> 00:00:0a,000`` srt reads the end as 0 s.
 * A block with a timestamp but no text (``"empty_text"``), text that is only sound descriptions
-  (``"sound_description_only"``), ``end == start`` (``"zero_length"``) and ``end < start``
-  (``"negative_length"``).
+  (``"sound_description_only"``), only emoji or other pictographic symbols (``"emoji_only"``: ``😂👍``,
+  ``❤️``), nothing speakable of any other kind (``"no_speakable_text"``: only punctuation, dashes or empty
+  tags), ``end == start`` (``"zero_length"``) and ``end < start`` (``"negative_length"``). Emoji next to
+  words are not a problem: the cue is kept, and the normaliser leaves the emoji out of its text.
 
 :func:`clean_cue_text` turns a cue's lines into one line of speakable text; see its docstring for the rules.
 """
@@ -48,6 +50,8 @@ __all__ = ["Cue", "SrtError", "SrtFile", "clean_cue_text", "parse_srt_text", "re
 MALFORMED_TIMESTAMP = "malformed_timestamp"
 EMPTY_TEXT = "empty_text"
 SOUND_DESCRIPTION_ONLY = "sound_description_only"
+EMOJI_ONLY = "emoji_only"
+NO_SPEAKABLE_TEXT = "no_speakable_text"
 ZERO_LENGTH = "zero_length"
 NEGATIVE_LENGTH = "negative_length"
 
@@ -64,7 +68,8 @@ class Cue:
     ``end`` are seconds, or None when the timestamp line was malformed; ``text`` is :func:`clean_cue_text` of
     ``raw_text`` ("" when nothing speakable is left); ``raw_text`` is the block's text lines as in the file,
     joined with ``"\\n"``; ``problem`` is None for a usable cue, else one of ``"malformed_timestamp"``,
-    ``"empty_text"``, ``"sound_description_only"``, ``"zero_length"``, ``"negative_length"``.
+    ``"empty_text"``, ``"sound_description_only"``, ``"emoji_only"``, ``"no_speakable_text"``, ``"zero_length"``,
+    ``"negative_length"``.
     """
 
     index: int
@@ -245,7 +250,7 @@ def _parse_block(lines: list[str]) -> list[srt.Subtitle] | None:
 
 def _problem(start: float, end: float, text: str, raw_text: str) -> str | None:
     if not text:
-        return EMPTY_TEXT if not raw_text.strip() else SOUND_DESCRIPTION_ONLY
+        return _unspeakable_reason(raw_text)
     if end == start:
         return ZERO_LENGTH
     if end < start:
@@ -299,6 +304,26 @@ _WHITESPACE = re.compile(r"\s+")
 
 def _is_speakable(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
+
+
+# what makes a character an emoji besides Unicode category So: the emoji presentation selector (``‼️``) and the
+# keycap mark (``#️⃣``)
+_EMOJI_MARKS = frozenset("\ufe0f\u20e3")
+
+
+def _unspeakable_reason(raw_text: str) -> str:
+    """Why a cue whose :func:`clean_cue_text` is "" has nothing to say: no text at all, only sound descriptions
+    (something in brackets, lyrics or a music note was removed), only emoji or other pictographic symbols
+    (Unicode category So, or a character shown as emoji, with their joiners and skin tones, and what punctuation
+    there is around them), or only punctuation."""
+    if not raw_text.strip():
+        return EMPTY_TEXT
+    text = _ASS_BREAK.sub(" ", _ASS_OVERRIDE.sub("", _HTML_TAG.sub("", raw_text)))
+    if _MUSIC_NOTE.sub("", _LYRICS.sub("", _BRACKETED.sub("", text))) != text:
+        return SOUND_DESCRIPTION_ONLY
+    if any(unicodedata.category(ch) == "So" or ch in _EMOJI_MARKS for ch in text):
+        return EMOJI_ONLY
+    return NO_SPEAKABLE_TEXT
 
 
 def clean_cue_text(text: str) -> str:

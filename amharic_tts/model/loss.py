@@ -262,6 +262,14 @@ def t3_logits(t3, batch: T3Batch) -> tuple[torch.Tensor, torch.Tensor]:
     return t3.text_head(hidden[:, C:C + Tt]), t3.speech_head(speech_hidden)
 
 
+def speech_vocab_size(hp) -> int:
+    """How many ids are S3 speech tokens: a prepared row's speech tokens must lie in ``0..N-1``. Upstream's T3
+    puts its special tokens right after them (``start_speech`` 6561, ``stop_speech`` 6562; the S3 tokenizer has
+    3^8 = 6561 codes), and the speech head's rows above (up to ``speech_tokens_dict_size``, 8194) are never
+    speech: a ``stop_speech`` inside a row would teach the model to stop in mid-utterance."""
+    return min(hp.start_speech_token, hp.stop_speech_token)
+
+
 def random_init_speech_loss(t3) -> float:
     """What the speech loss of an untrained model should be close to: ln(speech vocabulary size)."""
     return math.log(t3.hp.speech_tokens_dict_size)

@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                               "(default %(default)s)")
     p.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
     p.add_argument("--auth", metavar="USER:PASS", help="ask for this user name and password")
+    p.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                   help="a folder (besides --workdir) whose data a page reachable from other machines may read; "
+                        "repeatable. A page only this machine reaches may read any folder")
     p.add_argument("--debug", action="store_true", help="log more")
     return p
 
@@ -50,13 +53,19 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    if (args.share or args.host not in ("127.0.0.1", "localhost", "::1")) and not auth:
+    remote = args.share or args.host not in ("127.0.0.1", "localhost", "::1")
+    if remote and not auth:
         print("warning: the page is reachable from other machines and asks for no password; add --auth USER:PASS",
               file=sys.stderr)
     from amharic_tts.studio.app import launch
     from amharic_tts.studio.common import Workspace
 
-    launch(Workspace(args.workdir, args.base_model), host=args.host, port=args.port, share=args.share, auth=auth)
+    # reachable from other machines: folders typed in the page are read only inside the work folder (and
+    # --allow-path), never anywhere the server can read
+    ws = Workspace(args.workdir, args.base_model, allowed_roots=tuple(args.allow_path) if remote else None)
+    if remote:
+        print(f"the page reads server folders only inside {ws.allowed_text()}", file=sys.stderr)
+    launch(ws, host=args.host, port=args.port, share=args.share, auth=auth)
     return 0
 
 

@@ -19,7 +19,10 @@ def build_app(ws: Workspace):
 
     with gr.Blocks(title="Amharic TTS studio", analytics_enabled=False) as demo:
         gr.Markdown(f"# Amharic TTS studio\nFrom your Amharic recordings to a voice, step by step. Base model: "
-                    f"`{ws.base_model}` · work folder: `{ws.root}`")
+                    f"`{ws.base_model}` · work folder: `{ws.root}`"
+                    + ("" if ws.allowed_roots is None else "\n\nThis page is reachable from other machines: folder "
+                       f"paths typed in it are read only inside {ws.allowed_text()} (`--allow-path` adds folders)."),
+                    elem_id="studio_header")
         with gr.Tabs():
             for label, key in TABS:
                 with gr.Tab(label, id=key, elem_id=f"tab_{key}") as tab:

@@ -43,9 +43,14 @@ class Workspace:
     root: Path
     base_model: str = "ResembleAI/chatterbox"
     repo_root: Path = field(default=REPO_ROOT)
+    # the folders a path typed in the page may name: None is any folder of this machine (a page only this machine
+    # reaches); a page reachable from others reads only the work folder and these (``--allow-path``)
+    allowed_roots: tuple[Path, ...] | None = None
 
     def __post_init__(self):
         self.root = Path(self.root).expanduser().resolve()
+        if self.allowed_roots is not None:
+            self.allowed_roots = (self.root, *(Path(r).expanduser().resolve() for r in self.allowed_roots))
         for kind in KINDS:
             (self.root / kind).mkdir(parents=True, exist_ok=True)
 
@@ -57,6 +62,28 @@ class Workspace:
     def new_dir(self, kind: str, name: str | None, default: str) -> Path:
         """``kind/NAME`` for a name typed in the page (cleaned; an empty name becomes ``default``)."""
         return self.dir(kind) / safe_name(name, default)
+
+    def server_path(self, value: str | Path, what: str) -> Path:
+        """A path typed in the page, refused (:class:`StudioError`) when it lies outside :attr:`allowed_roots`."""
+        path = Path(value).expanduser()
+        if self.allowed_roots is not None:
+            real = path.resolve()
+            if not any(real == root or root in real.parents for root in self.allowed_roots):
+                raise StudioError(f"{what.capitalize()} {path} is outside the folders this studio may read: it is "
+                                  f"reachable from other machines, so it reads only {self.allowed_text()}.")
+        return path
+
+    def hub_or_server_path(self, value: str, what: str) -> str:
+        """A Hub id or a path typed in the page: a path that exists here is checked like :meth:`server_path`."""
+        if value and Path(value).expanduser().exists():
+            self.server_path(value, what)
+        return value
+
+    def allowed_text(self) -> str:
+        """The folders typed paths may name, in words."""
+        if self.allowed_roots is None:
+            return "any folder of this machine"
+        return "the work folder " + str(self.root) + "".join(f", {r}" for r in self.allowed_roots[1:])
 
     def label(self, path: str | Path) -> str:
         """A path as shown in the page: relative to the work folder when inside it."""
@@ -145,8 +172,11 @@ def read_json(path: str | Path, missing: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def existing_path(value: str | None, what: str) -> Path:
+def existing_path(value: str | None, what: str, ws: Workspace | None = None) -> Path:
+    """The path chosen or typed in the page; with ``ws``, only inside the folders it may read."""
     path = Path(require(value, f"Choose {what} first."))
+    if ws is not None:
+        path = ws.server_path(path, what)
     if not path.exists():
         raise StudioError(f"{what.capitalize()} {path} does not exist (any more).")
     return path

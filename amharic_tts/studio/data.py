@@ -90,12 +90,13 @@ def gather_sources(ws: Workspace, *, media_files: Sequence[str] | None = None, l
     media_dir, warnings = stage_media(ws, media_files)
     ljspeech = extract_ljspeech_zip(ws, ljspeech_zip) if ljspeech_zip else []
     if ljspeech_folder and ljspeech_folder.strip():
-        folder = Path(ljspeech_folder.strip()).expanduser()
+        folder = ws.server_path(ljspeech_folder.strip(), "the LJSpeech folder")
         if not folder.is_dir():
             raise StudioError(f"the LJSpeech folder {folder} does not exist on this machine")
         ljspeech.append(folder)
     hub = []
     if hub_dataset and hub_dataset.strip():
+        ws.hub_or_server_path(hub_dataset.strip(), "the dataset")
         hub.append({"dataset": hub_dataset.strip(), "split": (hub_split or "train").strip(),
                     "config_name": (hub_config or "").strip() or None,
                     "text_column": (text_column or "text").strip(), "audio_column": (audio_column or "audio").strip(),
@@ -125,23 +126,16 @@ def prepare_config(limits: dict | None = None, *, validation_size: float = 0.05,
 
 
 def prepare(ws: Workspace, specs, name: str | None, config):
-    """Prepare ``specs`` into ``data/NAME``; returns the package's ``PrepareResult``. The dataset is written next to
-    it first and moved in only when complete, so a failure leaves an earlier dataset of that name as it was."""
-    from amharic_tts.data.prepare import prepare_dataset
+    """Prepare ``specs`` into ``data/NAME``; returns the package's ``PrepareResult``. The package writes the dataset
+    next to it first and swaps it in only when complete, so a failure leaves an earlier dataset of that name as it
+    was."""
+    from amharic_tts.data.prepare import REPORT_FILE, prepare_dataset
 
     final = ws.new_dir("data", name, "data")
-    staging = ws.dir("data") / f".{final.name}.tmp-{timestamp()}"
-    try:
-        result = prepare_dataset(specs, staging, config, base_model=ws.base_model)
-        if final.exists():
-            if result.report["totals"]["segments"] == 0:
-                raise StudioError(f"{result.report['warnings'][0]}: the dataset {ws.label(final)} is left as it "
-                                  "was (give another name to see this run's report)")
-            shutil.rmtree(final)
-        staging.rename(final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    result.output_dir = final
+    result = prepare_dataset(specs, final, config, base_model=ws.base_model)
+    if result.report_file.name != REPORT_FILE:  # nothing kept: the earlier dataset stays, with this run's report
+        raise StudioError(f"{result.report['warnings'][0]}: the dataset {ws.label(final)} is left as it was (give "
+                          "another name to see this run's report)")
     return result
 
 

@@ -41,9 +41,9 @@ def evaluate(ws: Workspace, model: str, dataset: str, *, split: str = "test", as
     from amharic_tts.evaluation.run import EvaluationConfig, evaluate_model, load_split, other_splits
     from amharic_tts.studio.synthesize import load_model
 
-    model = require(model, "Choose a model to evaluate.")
-    dataset_dir = existing_path(dataset, "a prepared dataset")
-    asr_model = (asr_model or "").strip() or DEFAULT_ASR_MODEL
+    model = ws.hub_or_server_path(require(model, "Choose a model to evaluate."), "the model")
+    dataset_dir = existing_path(dataset, "a prepared dataset", ws)
+    asr_model = ws.hub_or_server_path((asr_model or "").strip() or DEFAULT_ASR_MODEL, "the ASR model")
     data = load_split(str(dataset_dir), split)
     voices = other_splits(str(dataset_dir), split) if voice == "same-speaker" else None
     asr = transcriber(asr_model)

@@ -32,7 +32,7 @@ def export(ws: Workspace, checkpoint: str | None, *, name: str | None = None, dt
     """Export a run or checkpoint to ``exports/NAME``; returns :class:`amharic_tts.export.ExportResult`."""
     from amharic_tts.export import export_model
 
-    source = existing_path(checkpoint, "a run or checkpoint")
+    source = existing_path(checkpoint, "a run or checkpoint", ws)
     repo_id = (repo_id or "").strip() or None
     if repo_id and not REPO_ID.match(repo_id):
         raise StudioError(f"{repo_id!r} is not a Hub repo id: type it as your-user-name/model-name")
@@ -52,11 +52,11 @@ def card_preview(folder: str | Path) -> tuple[str, str]:
 
 
 def push(folder: str | None, repo_id: str | None, *, private: bool = True, token: str | None = None,
-         commit_message: str | None = None) -> str:
+         commit_message: str | None = None, ws: Workspace | None = None) -> str:
     """Push an exported folder to ``repo_id`` (created if needed); returns the commit URL."""
     from amharic_tts.hub import push_folder
 
-    source = existing_path(folder, "an exported model folder")
+    source = existing_path(folder, "an exported model folder", ws)
     if not (source / "config.json").is_file():
         raise StudioError(f"{source} is not an exported model folder (no config.json)")
     repo_id = require((repo_id or "").strip(), "Type the Hub repo to push to, as your-user-name/model-name.")
@@ -132,7 +132,7 @@ def build_tab(ws: Workspace, tab) -> dict:
     @ui
     def on_push(folder, repo_id, token_value, is_private, commit, progress=gr.Progress(track_tqdm=True)):
         progress(0, desc="uploading")
-        url = push(folder, repo_id, private=is_private, token=token_value, commit_message=commit)
+        url = push(folder, repo_id, private=is_private, token=token_value, commit_message=commit, ws=ws)
         return f"Pushed: {url}", ""  # the token field is cleared
 
     export_button.click(on_export, [checkpoint, name, dtype, repo, evaluation, include, license_box],

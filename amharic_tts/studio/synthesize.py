@@ -54,7 +54,7 @@ def synthesize(ws: Workspace, model: str, text: str, *, reference: str | None = 
 
     if not text or not text.strip():
         raise StudioError("Type some Amharic text to speak.")
-    tts = load_model(model)
+    tts = load_model(ws.hub_or_server_path(model, "the model") if isinstance(model, str) else model)
     wav, rate = tts.generate(text, audio_prompt_path=reference or None, exaggeration=float(exaggeration),
                              cfg_weight=float(cfg_weight), temperature=float(temperature),
                              repetition_penalty=float(repetition_penalty),

@@ -73,8 +73,8 @@ def start_run(ws: Workspace, *, choice: str, dataset: str | None, tokenizer: str
     """Start a new run ``runs/NAME`` with the configuration and the changed settings."""
     import torch
 
-    dataset_dir = existing_path(dataset, "a prepared dataset")
-    tokenizer_dir = existing_path(tokenizer, "a tokenizer")
+    dataset_dir = existing_path(dataset, "a prepared dataset", ws)
+    tokenizer_dir = existing_path(tokenizer, "a tokenizer", ws)
     output = ws.new_dir("runs", name, f"{choice}-{timestamp()}")
     if output.exists() and any(output.iterdir()):
         raise StudioError(f"the run {ws.label(output)} already exists: resume it, or give the new run another name")
@@ -99,7 +99,7 @@ def stop_run(ws: Workspace) -> jobs.JobStatus:
 
 
 def resume_run(ws: Workspace, run_dir: str | None) -> jobs.Job:
-    return jobs.resume(ws.dir("jobs"), existing_path(run_dir, "a run"))
+    return jobs.resume(ws.dir("jobs"), existing_path(run_dir, "a run", ws))
 
 
 # ----------------------------------------------------------------------------------------------- watching

@@ -46,6 +46,10 @@ class DataArguments:
                                                                           " position table)"})
     max_speech_tokens: int | None = field(default=None, metadata={"help": "drop longer samples (default: the "
                                                                             "model's position table)"})
+    max_bad_speech_share: float = field(default=0.01, metadata={
+        "help": "share of a split's samples with unusable speech tokens (ids outside the S3 tokenizer's 0..6560, "
+                "fewer than 2 tokens) that are left out with a warning; more stops the run before training, as "
+                "such a dataset was prepared for another model or is damaged"})
     prompt_tokens: int | None = field(default=None, metadata={"help": "speech prompt length (default: the "
                                                                         "model's speech_cond_prompt_len, 150 = 6 s)"})
     prompt_from_same_speaker: bool = field(default=True, metadata={"help": "prompt from another utterance of the "

@@ -1,9 +1,10 @@
 """``train_t3.py``: fine-tune T3 for Amharic with ``accelerate launch`` (or plain ``python``).
 
 Steps: 1 configuration, 2 tokenizer, 3 dataset, 4 base T3 extended to the tokenizer, 5 preprocessing (text ids,
-lengths, filtering of too-long samples with counts), 6 trainer, 7 training (optionally resumed), 8 final save and
-summary. Everything a run used is saved in its output folder: ``train_config.yaml``, ``tokenizer/`` and
-``t3_config.json``, so checkpoints load on their own (:func:`load_trained_t3`).
+lengths, a check of every sample's speech tokens, filtering of too-long samples, with counts), 6 trainer,
+7 training (optionally resumed), 8 final save and summary. Everything a run used is saved in its output folder:
+``train_config.yaml``, ``tokenizer/`` and ``t3_config.json``, so checkpoints load on their own
+(:func:`load_trained_t3`).
 """
 
 from __future__ import annotations
@@ -142,9 +143,56 @@ def compile_layers(t3, training_args) -> bool:
     return True
 
 
-def preprocess(dataset, tokenizer, hp, data_args, *, max_samples=None, split="train", keep_audio=False):
-    """Text ids and lengths; samples longer than the position tables (or the configured limits) are dropped
-    and counted, never truncated (a truncated sample teaches the model to stop early)."""
+# why preprocessing leaves a sample out (the keys of what :func:`preprocess` returns)
+SPEECH_IDS_OUT_OF_RANGE = "speech_ids_out_of_range"
+TOO_FEW_SPEECH_TOKENS = "too_few_speech_tokens"
+TOO_LONG = "too_long"
+MIN_SPEECH_TOKENS = 2  # fewer: (next to) nothing to learn but stop_speech
+_PROBLEM_COLUMN = "_speech_problem"
+
+
+def speech_problem(tokens, *, vocab: int, min_tokens: int = MIN_SPEECH_TOKENS) -> str:
+    """Why a row's speech tokens cannot be trained on ("" when they can): fewer than ``min_tokens``, or an id
+    outside ``0..vocab-1`` (a special token such as ``stop_speech`` in the middle of the row teaches the model to
+    stop there; an id beyond the speech head fails the first step with an IndexError, a CUDA assert on a GPU)."""
+    if tokens is None or len(tokens) < min_tokens:
+        return TOO_FEW_SPEECH_TOKENS
+    if min(tokens) < 0 or max(tokens) >= vocab:
+        return SPEECH_IDS_OUT_OF_RANGE
+    return ""
+
+
+PREPROCESS_CACHE = "amharic_tts_preprocess"
+"""Folder of the datasets cache (``HF_DATASETS_CACHE``) that holds training's preprocessed splits."""
+
+
+def _cache_outside(dataset, step: str, *inputs) -> dict:
+    """``map``/``filter`` arguments that keep the result's cache file in the datasets cache rather than beside
+    the dataset's own files (``datasets`` writes ``cache-*.arrow`` into a folder from ``load_from_disk``, so every
+    run would grow the prepared dataset). The name is the fingerprint ``datasets`` would compute: the input's
+    fingerprint, the step and what it depends on (functions are hashed with their closures, as ``map`` does)."""
+    import datasets
+    from datasets.fingerprint import Hasher
+
+    fingerprint = Hasher.hash([dataset._fingerprint, step, *inputs])
+    folder = Path(datasets.config.HF_DATASETS_CACHE) / PREPROCESS_CACHE
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"new_fingerprint": fingerprint, "cache_file_name": str(folder / f"{step}-{fingerprint}.arrow")}
+
+
+def preprocess(dataset, tokenizer, hp, data_args, *, max_samples=None, split="train", keep_audio=False,
+               max_bad_share: float | None = None):
+    """Text ids and lengths, with every sample checked once; returns the dataset and how many samples were left
+    out, by reason.
+
+    Samples whose speech tokens are unusable (:func:`speech_problem`) are left out and counted; when they are
+    more than ``max_bad_share`` of the split, :class:`TrainingSetupError` (the dataset was prepared for another
+    speech tokenizer, or is damaged). Samples longer than the position tables (or the configured limits) are
+    dropped and counted, never truncated (a truncated sample teaches the model to stop early)."""
+    from collections import Counter
+
+    from amharic_tts.model.loss import speech_vocab_size
+
     keep_columns = ["speech_tokens", "speaker_emb", "speaker", "text"]
     if keep_audio and "audio" in dataset.column_names:  # voice references for audio samples
         keep_columns.append("audio")
@@ -153,23 +201,50 @@ def preprocess(dataset, tokenizer, hp, data_args, *, max_samples=None, split="tr
         dataset = dataset.select(range(min(max_samples, len(dataset))))
     max_text = min(data_args.max_text_tokens or hp.max_text_tokens, hp.max_text_tokens)
     max_speech = min(data_args.max_speech_tokens or hp.max_speech_tokens, hp.max_speech_tokens)
+    vocab = speech_vocab_size(hp)
 
     from amharic_tts.text.normalize import normalizer_signature
 
-    def add(row, normalizer):
+    def add(row, normalizer, speech_check):
         ids = tokenizer.text_ids(row["text"])
-        return {"text_ids": ids, "length": len(ids) + len(row["speech_tokens"]) + 2}
+        speech = row["speech_tokens"] or []
+        return {"text_ids": ids, "length": len(ids) + len(speech) + 2,
+                _PROBLEM_COLUMN: speech_problem(speech, **speech_check)}
 
-    # the normaliser's signature is part of the map's fingerprint: a changed abbreviation table re-tokenises
-    dataset = dataset.map(add, fn_kwargs={"normalizer": normalizer_signature()},
-                          num_proc=data_args.preprocessing_num_workers, desc=f"tokenizing {split}")
+    # the normaliser's signature and the speech-token check are part of the map's fingerprint: a changed
+    # abbreviation table re-tokenises, another speech vocabulary re-checks
+    fn_kwargs = {"normalizer": normalizer_signature(),
+                 "speech_check": {"vocab": vocab, "min_tokens": MIN_SPEECH_TOKENS}}
+    dataset = dataset.map(add, fn_kwargs=fn_kwargs, num_proc=data_args.preprocessing_num_workers,
+                          desc=f"tokenizing {split}", **_cache_outside(dataset, "tokenize", add, fn_kwargs))
+    total = len(dataset)
+    checked = _PROBLEM_COLUMN in dataset.column_names  # (map adds no column to a dataset of no rows)
+    dropped = Counter(problem for problem in (dataset[_PROBLEM_COLUMN] if checked else []) if problem)
+    bad = sum(dropped.values())
+    if bad:
+        words = {SPEECH_IDS_OUT_OF_RANGE: f"with ids outside the speech tokens 0..{vocab - 1}",
+                 TOO_FEW_SPEECH_TOKENS: f"with fewer than {MIN_SPEECH_TOKENS} speech tokens"}
+        reasons = ", ".join(f"{count} {words[reason]}" for reason, count in sorted(dropped.items()))
+        if max_bad_share is not None and bad > max_bad_share * total:
+            raise TrainingSetupError(
+                f"{split}: {bad} of {total} samples ({bad / total:.1%}) have unusable speech tokens ({reasons}), "
+                f"more than max_bad_speech_share {max_bad_share:g}: the dataset was prepared for another speech "
+                f"tokenizer or is damaged; prepare it again with prepare_dataset.py, or raise max_bad_speech_share "
+                f"to train without them")
+        logger.warning("%s: %d of %d samples have unusable speech tokens and are left out: %s", split, bad, total,
+                       reasons)
+        dataset = dataset.filter(lambda problem: not problem, input_columns=_PROBLEM_COLUMN,
+                                 desc=f"speech token check {split}", **_cache_outside(dataset, "speech-check"))
+    if checked:
+        dataset = dataset.remove_columns(_PROBLEM_COLUMN)
     before = len(dataset)
     dataset = dataset.filter(lambda row: len(row["text_ids"]) <= max_text
-                             and len(row["speech_tokens"]) + 2 <= max_speech, desc=f"length limits {split}")
-    dropped = before - len(dataset)
-    if dropped:
+                             and len(row["speech_tokens"]) + 2 <= max_speech, desc=f"length limits {split}",
+                             **_cache_outside(dataset, "length-limits", max_text, max_speech))
+    if before > len(dataset):
+        dropped[TOO_LONG] = before - len(dataset)
         logger.warning("%s: %d of %d samples are longer than the limits (text %d, speech %d tokens) and are left "
-                       "out", split, dropped, before, max_text, max_speech)
+                       "out", split, dropped[TOO_LONG], total, max_text, max_speech)
     dataset = dataset.add_column("_index", list(range(len(dataset))))
     return dataset, dropped
 
@@ -199,6 +274,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(model_args, data_args, training_args) -> int:
+    """Train (see the module docstring). The output folder is locked for the whole run (on the main process): a
+    second run into it stops at once, naming this one."""
+    from contextlib import nullcontext
+
+    from amharic_tts.cli import check_output_path
+    from amharic_tts.outputs import output_lock
+
+    output_dir = check_output_path(training_args.output_dir, kind="dir", name="output_dir")
+    with output_lock(output_dir, what="train_t3") if training_args.process_index == 0 else nullcontext():
+        return _train(model_args, data_args, training_args, output_dir)
+
+
+def _train(model_args, data_args, training_args, output_dir: Path) -> int:
     import yaml
     from transformers import set_seed
 
@@ -211,7 +299,6 @@ def train(model_args, data_args, training_args) -> int:
     started = time.time()
     # 1. configuration
     set_seed(training_args.seed)
-    output_dir = Path(training_args.output_dir)
     if training_args.dataloader_persistent_workers and training_args.dataloader_num_workers > 0:
         raise TrainingSetupError("dataloader_persistent_workers keeps each worker's copy of the collator at the "
                                  "first epoch, so every epoch would draw the same prompts and dropouts (and a resume "
@@ -236,18 +323,22 @@ def train(model_args, data_args, training_args) -> int:
         logger.info("what this run trains (model settings: freeze_*, use_lora, only_new_text_rows):\n%s",
                     trainable_table(t3))
     # 5. preprocessing (once, on the main process first)
+    if not 0 <= data_args.max_bad_speech_share <= 1:
+        raise TrainingSetupError(f"max_bad_speech_share must be in 0..1, got {data_args.max_bad_speech_share}")
     with training_args.main_process_first(desc="preprocessing"):
-        train_set, _ = preprocess(train_raw, tokenizer, hp, data_args, max_samples=data_args.max_train_samples)
+        train_set, _ = preprocess(train_raw, tokenizer, hp, data_args, max_samples=data_args.max_train_samples,
+                                  split=data_args.train_split, max_bad_share=data_args.max_bad_speech_share)
         eval_set = None
         if eval_raw is not None and len(eval_raw) and training_args.eval_strategy != "no":
             eval_set, _ = preprocess(eval_raw, tokenizer, hp, data_args, max_samples=data_args.max_eval_samples,
-                                     split="validation", keep_audio=True)
+                                     split=data_args.eval_split, keep_audio=True,
+                                     max_bad_share=data_args.max_bad_speech_share)
     if len(train_set) == 0:
-        raise TrainingSetupError("no training samples are left after the length limits")
+        raise TrainingSetupError("no training samples are left after the length limits and the speech-token check")
     if eval_set is not None and len(eval_set) == 0:
-        raise TrainingSetupError(f"no {data_args.eval_split!r} samples are left after the length limits "
-                                 f"(max_eval_samples, max_text_tokens, max_speech_tokens): evaluation needs some, "
-                                 f"or set eval_strategy: no")
+        raise TrainingSetupError(f"no {data_args.eval_split!r} samples are left after the length limits and the "
+                                 f"speech-token check (max_eval_samples, max_text_tokens, max_speech_tokens): "
+                                 f"evaluation needs some, or set eval_strategy: no")
     budget = training_args.max_tokens_per_batch
     if budget:
         from amharic_tts.model.loss import layout_overhead

@@ -4,12 +4,14 @@
   :func:`amharic_tts.model.loss.t3_loss`; the speech loss, text loss and speech-token accuracy are logged next
   to the loss, with the share of real (non-pad) positions in the batches.
 - No weight decay on embeddings, norms and biases; frozen parameters never reach the optimizer.
-- Evaluation: token-weighted speech loss, accuracy and perplexity on the validation split.
+- Evaluation: token-weighted speech loss, accuracy and perplexity on the validation split (NaN, with a warning,
+  when it has no speech target).
 - A non-finite loss skips its backward pass (every process agrees); ``max_bad_steps`` in a row stop the run
   after a checkpoint of the last good state.
 - SIGINT/SIGTERM: checkpoint at the next step boundary and a clean exit; a second signal exits at once.
 - Checkpoints are written to ``tmp-checkpoint-N`` and renamed to ``checkpoint-N`` when complete, so a kill
-  while saving never leaves a half checkpoint that resuming from ``latest`` would pick.
+  while saving never leaves a half checkpoint that resuming from ``latest`` would pick; a full disk while saving
+  stops the run with a message that says so.
 - The length-grouped sampler (or the token-budget batch sampler) is seeded per epoch, and the collator's
   randomness lives in the RNG state the Trainer checkpoints, so a resumed run continues exactly where it stopped.
 """
@@ -34,6 +36,7 @@ from amharic_tts.training.sampler import SeededLengthGroupedSampler, TokenBudget
 logger = logging.getLogger(__name__)
 
 TMP_PREFIX = "tmp-checkpoint"
+LOW_DISK_BYTES = 64 * 2**20  # a failed checkpoint write with less free space than this is a full disk
 
 
 # a checkpoint's copy of the run's train_config.yaml (another name: a folder with train_config.yaml is a run)
@@ -226,11 +229,7 @@ class T3Trainer(Trainer):
                     # every process's samples, without the repeats that even out the last batches
                     totals += self.accelerator.gather_for_metrics(out["speech_per_sample"].float()).sum(0)
         model.train(was_training)
-        loss = (totals[0] / totals[2]).item()
-        metrics = {f"{metric_key_prefix}_loss": loss, f"{metric_key_prefix}_speech_loss": loss,
-                   f"{metric_key_prefix}_speech_accuracy": (totals[1] / totals[2]).item(),
-                   f"{metric_key_prefix}_perplexity": math.exp(min(loss, 50.0)),
-                   f"{metric_key_prefix}_speech_targets": int(totals[2].item())}
+        metrics = speech_metrics(*totals.tolist(), prefix=metric_key_prefix)
         if self.intelligibility is not None:
             metrics.update({f"{metric_key_prefix}_{k}": v for k, v in self._intelligibility().items()})
         self.log(metrics)
@@ -248,7 +247,29 @@ class T3Trainer(Trainer):
 
     # ------------------------------------------------------------------ checkpoints
     def _save_checkpoint(self, model, trial):
-        """Everything a checkpoint holds, written under a temporary name and renamed when complete."""
+        """Everything a checkpoint holds, written under a temporary name and renamed when complete. A full disk
+        stops the run with a :class:`~amharic_tts.cli.DiskFullError` that says so (the half-written checkpoint is
+        removed, freeing what it took, and the last complete one is named)."""
+        try:
+            self._save_staged_checkpoint(model, trial)
+        except (OSError, RuntimeError) as err:  # torch.save reports a full disk as a RuntimeError
+            from amharic_tts.cli import DiskFullError, is_disk_full
+
+            run_dir = self._get_output_dir(trial=trial)
+            free = shutil.disk_usage(run_dir).free if os.path.isdir(run_dir) else None
+            if not (is_disk_full(err) or (free is not None and free < LOW_DISK_BYTES)):
+                raise
+            if self.args.should_save:
+                shutil.rmtree(os.path.join(run_dir, f"{TMP_PREFIX}-{self.state.global_step}"), ignore_errors=True)
+            last = latest_checkpoint(run_dir)
+            raise DiskFullError(
+                f"the disk is full: checkpoint-{self.state.global_step} could not be saved in {run_dir}"
+                + (f" ({free / 2**20:.0f} MiB free)" if free is not None else "")
+                + (f"; the last complete checkpoint is {last}" if last else "; no checkpoint was saved")
+                + ". Free some space (or lower save_total_limit), then resume with --resume_from_checkpoint latest"
+            ) from err
+
+    def _save_staged_checkpoint(self, model, trial):
         from transformers.trainer_utils import rotate_checkpoints
 
         run_dir = self._get_output_dir(trial=trial)
@@ -282,6 +303,22 @@ class T3Trainer(Trainer):
             rotate_checkpoints(output_dir=run_dir, save_total_limit=self.args.save_total_limit,
                                best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
         self.accelerator.wait_for_everyone()
+
+
+def speech_metrics(loss_sum: float, hits: float, targets: float, *, prefix: str = "eval") -> dict[str, float]:
+    """Token-weighted speech loss, top-1 accuracy and perplexity from their sums over ``targets`` speech targets.
+    With no target at all they are not defined: NaN (never 0/0 read as a perfect 1.0), ``speech_targets`` 0 and
+    a warning say so."""
+    targets = int(round(targets))
+    if targets == 0:
+        logger.warning("%s: no speech targets (no sample with speech tokens was evaluated): loss, accuracy and "
+                       "perplexity are not defined and are reported as NaN", prefix)
+        loss = accuracy = perplexity = float("nan")
+    else:
+        loss, accuracy = loss_sum / targets, hits / targets
+        perplexity = math.exp(min(loss, 50.0))
+    return {f"{prefix}_loss": loss, f"{prefix}_speech_loss": loss, f"{prefix}_speech_accuracy": accuracy,
+            f"{prefix}_perplexity": perplexity, f"{prefix}_speech_targets": targets}
 
 
 class _nothing:

@@ -185,7 +185,7 @@ def test_a_second_run_reuses_the_cache(prepared, inputs, tiny_base_dir):
     tmp, specs = inputs
     cache = Path(os.environ["HF_DATASETS_CACHE"])
     before = {p: p.stat().st_mtime_ns for p in cache.rglob("*.arrow")}
-    again = prepare_dataset(specs, tmp / "again", PrepareConfig(validation_size=1, test_size=1),
+    again = prepare_dataset(specs, tmp / "second", PrepareConfig(validation_size=1, test_size=1),
                             base_model=str(tiny_base_dir))
     after = {p: p.stat().st_mtime_ns for p in cache.rglob("*.arrow")}
     assert after == before  # nothing was generated or mapped again

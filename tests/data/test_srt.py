@@ -330,8 +330,10 @@ def test_order_is_kept_and_overlaps_are_not_problems():
     ("00:00:01,000 --> 00:00:01,000", S1, "zero_length"),
     ("00:00:01,001 --> 00:00:01,000", S1, "negative_length"),
     ("00:00:01,000 --> 00:00:01,001", S1, None),
-    ("00:00:01,000 --> 00:00:02,000", "- ...", "sound_description_only"),  # nothing speakable left
-    ("00:00:01,000 --> 00:00:02,000", "<i></i>", "sound_description_only"),
+    ("00:00:01,000 --> 00:00:02,000", "- ...", "no_speakable_text"),  # nothing speakable left
+    ("00:00:01,000 --> 00:00:02,000", "<i></i>", "no_speakable_text"),
+    ("00:00:01,000 --> 00:00:02,000", "😂", "emoji_only"),
+    ("00:00:01,000 --> 00:00:02,000", "[ሳቅ] 😂", "sound_description_only"),  # a description says more
 ])
 def test_problem_codes(times, raw, problem):
     cues = parse_srt_text(f"1\n{times}\n{raw}\n\n2\n00:00:09,000 --> 00:00:10,000\n{S1}\n")
@@ -396,6 +398,24 @@ def test_problem_codes(times, raw, problem):
 ])
 def test_clean_cue_text(raw, clean):
     assert clean_cue_text(raw) == clean
+
+
+def test_emoji_only_cues_say_so_and_emoji_next_to_words_are_left_out_of_the_text():
+    from amharic_tts.data.sources import _cue
+    from amharic_tts.text.normalize import normalize
+
+    emoji = ["😂😂😂", "👍🏽", "❤️", "🇪🇹 🇪🇹", "👨‍👩‍👧", "- 🙏", "<i>🔥</i>", "😀!!!", "#️⃣ ‼️"]
+    blocks = [f"{i + 1}\n00:00:{i:02d},000 --> 00:00:{i:02d},900\n{raw}\n" for i, raw in
+              enumerate([*emoji, f"{S1} 😂", f"👋{S2}👋", "..."])]
+    cues = parse_srt_text("\n".join(blocks))
+    assert [c.problem for c in cues] == ["emoji_only"] * len(emoji) + [None, None, "no_speakable_text"]
+    assert all(c.text == "" for c in cues[:len(emoji)]) and cues[3].raw_text == "🇪🇹 🇪🇹"
+    # kept with their words; the text that is trained on (normalised, as the sources do it) has no emoji
+    inputs = [_cue(c.index, c.start, c.end, c.text, c.raw_text, c.problem, normalize) for c in cues]
+    assert [(c.text, c.problem) for c in inputs[len(emoji):len(emoji) + 2]] == [(normalize(S1), None),
+                                                                                (normalize(S2), None)]
+    assert "😂" not in inputs[len(emoji)].text and "👋" not in inputs[len(emoji) + 1].text
+    assert [c.problem for c in inputs[:len(emoji)]] == ["emoji_only"] * len(emoji)
 
 
 def test_cue_and_srtfile_fields():

@@ -100,3 +100,37 @@ def test_dropdowns_keep_the_current_choice_while_it_exists(tmp_path):
     assert refreshed(choices, ["/w/data/old", "/w/data/gone"], multiselect=True)["value"] == ["/w/data/old"]
     assert refreshed(choices, None, multiselect=True)["value"] == ["/w/data/new"]
     assert refreshed(choices, "/w/data/old")["choices"] == choices
+
+
+def test_a_page_reachable_from_other_machines_reads_only_allowed_folders(tmp_path, tiny_base_dir, monkeypatch):
+    """``--host``/``--share``: a folder typed in the page must lie in the work folder or an --allow-path folder;
+    the page says so. A page only this machine reaches reads any folder."""
+    from amharic_tts.studio import __main__ as studio_main, data as studio_data, publish, train
+    from amharic_tts.studio.app import build_app
+
+    corpus, secret = tmp_path / "corpus", tmp_path / "secret"
+    for folder in (corpus, secret):
+        (folder / "wavs").mkdir(parents=True)
+        (folder / "metadata.csv").write_text("a|ሰላም\n", encoding="utf-8")
+    remote = Workspace(tmp_path / "work", str(tiny_base_dir), allowed_roots=(corpus,))
+    for call in (lambda: studio_data.gather_sources(remote, ljspeech_folder=str(secret)),
+                 lambda: studio_data.gather_sources(remote, hub_dataset=str(secret)),
+                 lambda: train.start_run(remote, choice="smoke", dataset=str(secret), tokenizer=str(secret)),
+                 lambda: publish.push(str(secret), "user/x", ws=remote),
+                 lambda: studio_data.gather_sources(remote, ljspeech_folder=str(corpus / ".." / "secret"))):
+        with pytest.raises(StudioError, match="outside the folders this studio may read"):
+            call()
+    specs, _ = studio_data.gather_sources(remote, ljspeech_folder=str(corpus))  # an allowed folder
+    assert [s.path for s in specs] == [str(corpus)]
+    local = Workspace(tmp_path / "work", str(tiny_base_dir))
+    assert [s.path for s in studio_data.gather_sources(local, ljspeech_folder=str(secret))[0]] == [str(secret)]
+    header = next(b for b in build_app(remote).blocks.values() if getattr(b, "elem_id", None) == "studio_header")
+    assert "reachable from other machines" in header.value and str(corpus) in header.value
+
+    seen = {}
+    monkeypatch.setattr("amharic_tts.studio.app.launch", lambda ws, **kw: seen.update(ws=ws, **kw))
+    assert studio_main.main(["--host", "0.0.0.0", "--workdir", str(tmp_path / "w"), "--allow-path", str(corpus),
+                             "--auth", "a:b"]) == 0
+    assert seen["ws"].allowed_roots == ((tmp_path / "w").resolve(), corpus.resolve())
+    assert studio_main.main(["--workdir", str(tmp_path / "w")]) == 0
+    assert seen["ws"].allowed_roots is None

@@ -89,13 +89,14 @@ def test_a_failed_preparation_leaves_the_earlier_dataset_as_it_was(prepared):
     with pytest.raises(Exception, match="no-such-base"):
         studio_data.prepare(broken, specs, "demo", studio_data.prepare_config(validation_size=1, test_size=1))
     assert (result.output_dir / "prepare_report.json").read_text(encoding="utf-8") == before
-    assert not [p for p in ws.dir("data").iterdir() if p.name.startswith(".")]  # no staging folder left behind
+    # no staging folder left behind (only the output's lock file, which stays as lock files do)
+    assert [p.name for p in ws.dir("data").iterdir() if p.name.startswith(".")] == [".demo.lock"]
     # a preparation that keeps nothing does not replace it either
     only_subtitles, _ = studio_data.gather_sources(ws, media_files=[str(DEMO / "lecture.srt")])
     with pytest.raises(StudioError, match="no segments were kept .*the dataset data/demo is left as it was"):
         studio_data.prepare(ws, only_subtitles, "demo", studio_data.prepare_config())
     assert (result.output_dir / "prepare_report.json").read_text(encoding="utf-8") == before
-    assert not [p for p in ws.dir("data").iterdir() if p.name.startswith(".")]
+    assert [p.name for p in ws.dir("data").iterdir() if p.name.startswith(".")] == [".demo.lock"]
 
 
 def test_a_source_that_fails_is_reported_with_its_reason(ws):

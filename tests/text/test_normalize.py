@@ -383,7 +383,8 @@ def test_a_changed_normaliser_table_re_tokenises_preprocessed_data(monkeypatch, 
 
     data = Dataset.from_dict({"text": ["ት/ቤቱ ነው", "ሰላም"], "speech_tokens": [[1, 2, 3], [4, 5]],
                               "speaker_emb": [[0.0] * 4, [0.0] * 4], "speaker": ["a", "b"]})
-    hp = types.SimpleNamespace(max_text_tokens=100, max_speech_tokens=100, start_speech_token=6561, stop_speech_token=6562)
+    hp = types.SimpleNamespace(max_text_tokens=100, max_speech_tokens=100, start_speech_token=6561,
+                               stop_speech_token=6562)
     args = types.SimpleNamespace(max_text_tokens=None, max_speech_tokens=None, preprocessing_num_workers=None)
     first, _ = preprocess(data, _CharTokenizer(), hp, args)
     again, _ = preprocess(data, _CharTokenizer(), hp, args)

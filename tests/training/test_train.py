@@ -141,6 +141,28 @@ def test_non_finite_losses_stop_the_run_with_a_clear_message(demo_run_inputs, tm
     assert all(torch.isfinite(v).all() for v in weights.values())
 
 
+def test_a_full_disk_while_saving_a_checkpoint_says_so_in_one_line(demo_run_inputs, tmp_path, monkeypatch, capsys):
+    import errno
+
+    original = T3Trainer._save_optimizer_and_scheduler
+
+    def save(self, output_dir):
+        if self.state.global_step == 2:  # the model is written; the optimizer state does not fit
+            raise OSError(errno.ENOSPC, "No space left on device", os.path.join(output_dir, "optimizer.pt"))
+        return original(self, output_dir)
+
+    monkeypatch.setattr(T3Trainer, "_save_optimizer_and_scheduler", save)
+    out = tmp_path / "run"
+    assert run.main(args_for(demo_run_inputs, out, "--max_steps", "3", "--save_steps", "1", "--eval_strategy",
+                             "no", "--num_samples", "0")) == 1
+    err = capsys.readouterr().err
+    error, = [line for line in err.split("\n") if line.startswith("error:")]  # on a line of its own
+    assert error.startswith(f"error: the disk is full: checkpoint-2 could not be saved in {out} (")
+    assert f"the last complete checkpoint is {out / 'checkpoint-1'}. Free some space" in error
+    assert "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir() if "checkpoint" in p.name) == ["checkpoint-1"]  # no half one
+
+
 def test_bad_configurations_fail_before_training(demo_run_inputs, tmp_path, capsys):
     from datasets import Dataset, DatasetDict
 
@@ -171,6 +193,8 @@ def test_bad_configurations_fail_before_training(demo_run_inputs, tmp_path, caps
                   "dataloader_persistent_workers keeps each worker's copy of the collator"))
     cases.append((args_for(demo_run_inputs, tmp_path / "o8", "--prompt_voice_neighbours", "-1"),
                   "prompt_voice_neighbours must be 0 (off) or more, got -1"))
+    cases.append((args_for(demo_run_inputs, tmp_path / "o9", "--max_bad_speech_share", "1.5"),
+                  "max_bad_speech_share must be in 0..1, got 1.5"))
     no_vocoder = tmp_path / "base_without_s3gen"  # eval_asr_model renders speech: it needs the base's S3Gen
     no_vocoder.mkdir()
     for file in Path(demo_run_inputs["base"]).iterdir():
@@ -185,7 +209,7 @@ def test_bad_configurations_fail_before_training(demo_run_inputs, tmp_path, caps
         assert message in err and "Traceback" not in err
     assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3"))
     assert not list((tmp_path / "o4").glob("checkpoint-*")) and not (tmp_path / "o5").exists()
-    assert not any((tmp_path / name).exists() for name in ("o6", "o7", "o8"))
+    assert not any((tmp_path / name).exists() for name in ("o6", "o7", "o8", "o9"))
 
 
 def test_two_processes_train_together_and_only_rank_0_writes(demo_run_inputs, tmp_path):

@@ -85,6 +85,7 @@ def _write_export(checkpoint: Path, output: Path, run_dir: Path, model_args: dic
     import torch
     from safetensors.torch import save_file
 
+    from amharic_tts import __version__
     from amharic_tts.hub import model_card
     from amharic_tts.model.base import CONDS_FILE, resolve_base_dir, t3_config_to_dict
     from amharic_tts.training.run import TOKENIZER_DIR, load_trained_t3
@@ -115,6 +116,7 @@ def _write_export(checkpoint: Path, output: Path, run_dir: Path, model_args: dic
     config = {
         "format": MODEL_FORMAT,
         "format_version": FORMAT_VERSION,
+        "amharic_tts_version": __version__,
         "language": "am",
         "license": license,
         # a Hub id as it is; a local copy of the base by its absolute path (so the folder loads from anywhere)

@@ -16,8 +16,32 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 BASE_REPO = "ResembleAI/chatterbox"
-PROJECT_URL = "https://github.com/amharic-tts/amharic-tts"
-INSTALL = f'pip install "amharic-tts @ git+{PROJECT_URL}"'
+DEFAULT_PROJECT_URL = "https://github.com/amharic-tts/amharic-tts"
+INSTALL = "pip install amharic-tts"
+
+
+def project_url() -> str:
+    """The project's repository: ``[project.urls] Repository`` of the installed package's metadata (a setting in
+    ``pyproject.toml``), else :data:`DEFAULT_PROJECT_URL`."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        entries = metadata("amharic-tts").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        entries = []
+    for entry in entries:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "repository" and url.strip():
+            return url.strip()
+    return DEFAULT_PROJECT_URL
+
+
+def public_name(name: str | None, what: str) -> str | None:
+    """``name`` as a model card may show it: a Hub repo id as it is; a local path described, never named (a path
+    on the machine that trained says nothing to a reader and may say too much about that machine)."""
+    if not name:
+        return name
+    return name if _is_repo_id(name) else f"a local {what}"
 REPO_PLACEHOLDER = "YOUR_USERNAME/chatterbox-amharic"
 # Used in the usage snippet; the model card test runs that snippet as written.
 EXAMPLE_TEXT = "ሰላም፣ እንዴት ነህ? ዛሬ አየሩ ጥሩ ነው።"
@@ -70,19 +94,22 @@ def model_card(config: dict, *, repo_id: str | None = None, evaluation: dict | N
     hub_dataset = dataset if dataset and _is_repo_id(dataset) else None
     eval_results = None
     if evaluation:
-        dataset_name = evaluation.get("dataset") or "held-out test split"
+        dataset_name = public_name(evaluation.get("dataset"), "dataset") or "held-out test split"
+        asr_model = public_name(evaluation.get("asr_model"), "ASR model")
         eval_results = [
             EvalResult(task_type="text-to-speech", task_name="Text-to-speech",
                        dataset_type=dataset_name if _is_repo_id(dataset_name) else "local",
                        dataset_name=dataset_name, dataset_split=evaluation.get("split"),
                        metric_type=metric_type, metric_name=name, metric_value=round(float(evaluation[key]), 4),
-                       metric_config=evaluation.get("asr_model") if key in ("cer", "wer") else None)
+                       metric_config=asr_model if key in ("cer", "wer") else None)
             for key, metric_type, name in EVALUATION_METRICS if evaluation.get(key) is not None
         ]
     base = config.get("base_model", BASE_REPO)
+    # no library_name: "chatterbox" would make the Hub's "Use this model" show upstream's snippet, which loads the
+    # English base model and ignores this repo; the card's own usage section is the right code
     card_data = ModelCardData(  # a local base folder is a copy of the published base: name that
         language="am", license=config.get("license", "mit"), base_model=base if _is_repo_id(base) else BASE_REPO,
-        pipeline_tag="text-to-speech", library_name="chatterbox",
+        pipeline_tag="text-to-speech",
         tags=["text-to-speech", "tts", "amharic", "chatterbox", "amharic-tts"],
         datasets=[hub_dataset] if hub_dataset else None, model_name=repo.split("/")[-1],
         eval_results=eval_results,
@@ -105,7 +132,7 @@ def _card_body(config: dict, repo: str, training: dict, data: dict, evaluation: 
         "",
         f"Amharic text-to-speech: Resemble AI's multilingual Chatterbox ([{base}](https://huggingface.co/{base})) "
         f"with its T3 text-to-speech-token model fine-tuned for Amharic by "
-        f"[amharic-tts]({PROJECT_URL}). The text vocabulary was extended from {base_vocab} to {vocab} ids with "
+        f"[amharic-tts]({project_url()}). The text vocabulary was extended from {base_vocab} to {vocab} ids with "
         "Amharic pieces (the pretrained rows unchanged); the S3Gen vocoder and the voice encoder are the base "
         "model's, unchanged" + (" and included here." if config.get("base_files_included") else
                                 f", and are read from `{base}`" +
@@ -115,7 +142,7 @@ def _card_body(config: dict, repo: str, training: dict, data: dict, evaluation: 
         "## Usage",
         "",
         "```bash",
-        INSTALL,
+        INSTALL + f"   # or the latest from source: pip install git+{project_url()}",
         "```",
         "",
         "```python",
@@ -158,7 +185,7 @@ def _card_body(config: dict, repo: str, training: dict, data: dict, evaluation: 
     lines += ["", "## Data", ""]
     if data:
         hours = data.get("hours")
-        lines.append(f"- Dataset: {data.get('dataset', 'not recorded')}"
+        lines.append(f"- Dataset: {public_name(data.get('dataset'), 'dataset') or 'not recorded'}"
                      + (f" ({hours:.2f} h kept after preparation" if hours is not None else "")
                      + (f", {data['segments']} segments)" if hours is not None and data.get("segments") else
                         (")" if hours is not None else "")))
@@ -169,8 +196,9 @@ def _card_body(config: dict, repo: str, training: dict, data: dict, evaluation: 
     lines += ["", "## Evaluation", ""]
     if evaluation:
         lines.append(f"On {evaluation.get('sentences', '?')} sentences of the `{evaluation.get('split', 'test')}` "
-                     f"split of {evaluation.get('dataset', 'the dataset')}; intelligibility by the CTC ASR model "
-                     f"`{evaluation.get('asr_model')}` with one Amharic normaliser for reference and transcript.")
+                     f"split of {public_name(evaluation.get('dataset'), 'dataset') or 'the dataset'}; "
+                     f"intelligibility by the CTC ASR model `{public_name(evaluation.get('asr_model'), 'ASR model')}` "
+                     "with one Amharic normaliser for reference and transcript.")
         lines += ["", "| Metric | Value |", "|---|---|"]
         lines += [f"| {name} | {float(evaluation[key]):.4f} |" for key, _, name in EVALUATION_METRICS
                   if evaluation.get(key) is not None]

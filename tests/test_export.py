@@ -135,7 +135,9 @@ def test_model_card_metadata_parses_with_the_required_fields(exported_model):
     card = ModelCard.load(exported_model / "README.md")
     data = card.data
     assert data.language == "am" and data.license == "mit" and data.pipeline_tag == "text-to-speech"
-    assert data.base_model == "ResembleAI/chatterbox" and data.library_name == "chatterbox"
+    # no library_name: "chatterbox" made the Hub's "Use this model" show upstream's snippet (the English base)
+    assert data.base_model == "ResembleAI/chatterbox" and data.library_name is None
+    assert "pip install amharic-tts" in card.text
     assert {"text-to-speech", "amharic"} <= set(data.tags)
     assert data.eval_results is None  # not evaluated yet, and the card says how to
     assert "python -m amharic_tts.evaluate" in card.text
@@ -152,6 +154,24 @@ def test_evaluation_results_go_into_the_model_index(exported_model):
     assert card.data.datasets is None or "user/amharic-speech" not in card.data.datasets  # training data unknown
     assert card.data.model_name == "chatterbox-amharic"
     assert "| CER | 0.0734 |" in card.text and 'from_pretrained("user/chatterbox-amharic")' in card.text
+
+
+def test_the_card_never_records_a_local_path(exported_model, tmp_path):
+    """A dataset or ASR model that was a local folder is described, not named: neither in model-index nor in the
+    text (the exported config.json records the package version instead)."""
+    config = json.loads((exported_model / "config.json").read_text())
+    assert config["amharic_tts_version"] == __import__("amharic_tts").__version__
+    local_data, local_asr = tmp_path / "runs" / "data", tmp_path / "asr"
+    local_data.mkdir(parents=True)
+    local_asr.mkdir()
+    config["data"] = {**config["data"], "dataset": str(local_data)}
+    evaluation = {**EVALUATION, "dataset": str(local_data), "asr_model": str(local_asr)}
+    text = str(hub.model_card(config, repo_id="user/chatterbox-amharic", evaluation=evaluation))
+    assert str(tmp_path) not in text
+    card = ModelCard(text)
+    result = next(r for r in card.data.eval_results if r.metric_type == "cer")
+    assert result.dataset_name == "a local dataset" and result.metric_config == "a local ASR model"
+    assert "- Dataset: a local dataset" in card.text
 
 
 def test_the_cards_usage_snippet_runs_as_written(exported_model, tmp_path):

@@ -131,7 +131,8 @@ def resolved_config(model_args, data_args, training_args) -> dict:
     """Everything the run used, for ``train_config.yaml``."""
     own = {f.name for f in fields(T3TrainingArguments)}
     training = {k: v for k, v in training_args.to_dict().items() if k in own}
+    from amharic_tts import __version__
     from amharic_tts.inference import speech_layout
 
-    return {"model": asdict(model_args), "data": asdict(data_args), "training": training,
-            "speech_layout": speech_layout()}
+    return {"amharic_tts_version": __version__, "model": asdict(model_args), "data": asdict(data_args),
+            "training": training, "speech_layout": speech_layout()}

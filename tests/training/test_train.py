@@ -47,6 +47,7 @@ def test_smoke_run_trains_evaluates_and_writes_everything(smoke, demo_run_inputs
     assert not list(smoke.glob("tmp-checkpoint-*"))
     config = (smoke / "train_config.yaml").read_text()
     assert "max_steps: 12" in config and str(demo_run_inputs["tokenizer"]) in config
+    assert f"amharic_tts_version: {__import__('amharic_tts').__version__}" in config
     assert (smoke / "tokenizer" / "tokenizer.json").is_file() and (smoke / "t3_config.json").is_file()
     summary = json.loads((smoke / "train_summary.json").read_text())
     assert summary["steps"] == 12 and summary["tokens_seen"] > 0 and summary["stopped_by"] == "end"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Fine-tune Chatterbox's T3 for Amharic.
+"""Fine-tune Chatterbox's T3 for Amharic (the package's `amharic_tts.train`, also `amharic-tts-train`).
 
-    accelerate launch train_t3.py configs/train/amharic.yaml [--key value ...]
-    python train_t3.py configs/train/smoke.yaml --output_dir runs/smoke
+    accelerate launch train_t3.py amharic [--key value ...]      # a shipped config by name, or a YAML file
+    python train_t3.py smoke --output_dir runs/smoke
 
 The YAML fills the model / data / training arguments (HfArgumentParser); flags after it override it.
 `--resume_from_checkpoint latest` continues the newest complete checkpoint in output_dir.
@@ -10,21 +10,7 @@ The YAML fills the model / data / training arguments (HfArgumentParser); flags a
 
 import sys
 
-from amharic_tts.training.run import main
+from amharic_tts.train import main
 
 if __name__ == "__main__":
-    if any(arg in ("-h", "--help") for arg in sys.argv[1:2]):
-        print(__doc__)
-        from transformers import HfArgumentParser
-
-        from amharic_tts.training.args import DataArguments, ModelArguments, T3TrainingArguments
-
-        import re
-
-        parser = HfArgumentParser((ModelArguments, DataArguments, T3TrainingArguments))
-        for action in parser._actions:  # transformers 5.2 has a bare "%" in a help text, which argparse rejects
-            if action.help:
-                action.help = re.sub(r"%(?!\()", "%%", action.help)
-        parser.print_help()
-        sys.exit(0)
     sys.exit(main())

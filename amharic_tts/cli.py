@@ -1,5 +1,6 @@
-"""What every command-line entry point shares: errors as one readable line, tracebacks only with ``--debug``,
-and the check of an output path before any work is done."""
+"""What every command-line entry point shares: a quiet console (the package's own steps at INFO, other libraries'
+warnings only, unless ``--verbose``), errors as one readable line, tracebacks only with ``--debug``, and the check
+of an output path before any work is done."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ import os
 import sys
 from pathlib import Path
 from typing import Callable, Iterable
+
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+# the package's loggers, and that of the module run as ``python -m`` (``__main__``): INFO on the main process
+OWN_LOGGERS = ("amharic_tts", "__main__")
+# libraries that set up a logger of their own (a level, a handler, no propagation) when imported: configured
+# through their own ``set_verbosity``
+_LIBRARY_LOGGING = ("transformers", "datasets", "diffusers", "huggingface_hub")
 
 # exit statuses: 2 for what the user can fix in the command (input, settings, output path), 1 for a full disk
 # in the middle of the work
@@ -31,12 +39,11 @@ class DiskFullError(OSError):
 
 
 def expected_errors() -> tuple[type[BaseException], ...]:
-    from amharic_tts.model.base import BaseModelError
-    from amharic_tts.outputs import OutputLockedError
-
-    # ValueError covers the package's input errors (TokenizerBuildError, bad batches, bad settings)
-    return (UserError, BaseModelError, FileNotFoundError, NotADirectoryError, FileExistsError, IsADirectoryError,
-            PermissionError, ValueError, OutputLockedError)
+    """The errors a command prints as one line. The package's own (a missing base model, a locked output
+    folder) subclass :class:`UserError`; ValueError covers its input errors (TokenizerBuildError, bad batches,
+    bad settings)."""
+    return (UserError, FileNotFoundError, NotADirectoryError, FileExistsError, IsADirectoryError, PermissionError,
+            ValueError)
 
 
 _DISK_FULL_WORDS = ("No space left on device", "Disk quota exceeded", "StorageFull", "os error 28")
@@ -64,10 +71,83 @@ def error_message(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
-def run_cli(fn: Callable[[], int | None], *, debug: bool = False) -> int:
-    """Run ``fn``; turn the errors users cause into one line ``error: ...`` on stderr and exit status 2, and a
-    full disk into one line and exit status 1."""
-    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def add_console_arguments(parser, *, debug_help: str = "show tracebacks (implies --verbose)") -> None:
+    """The console switches every command has: ``--verbose`` (other libraries' INFO lines and loading bars too)
+    and ``--debug``."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show other libraries' INFO lines and loading bars (transformers, datasets ...)")
+    parser.add_argument("--debug", action="store_true", help=debug_help)
+
+
+def setup_logging(*, verbose: bool = False, debug: bool = False, main_process: bool = True,
+                  library_level: int | None = None) -> None:
+    """The console of a command, set up as the Hugging Face example scripts do.
+
+    - The package's loggers (``amharic_tts.*``, and ``__main__`` of a ``python -m`` command) at INFO on the main
+      process and at WARNING on the others (``main_process=training_args.process_index == 0``, or
+      ``PartialState().is_main_process``), so a run of several processes reports its steps once.
+    - Every other library at WARNING: ``transformers``, ``datasets``, ``diffusers`` and ``huggingface_hub`` through
+      their own ``set_verbosity``, the rest (``accelerate``, upstream chatterbox's root-logger lines ...) by the
+      root logger's level. ``library_level`` replaces WARNING (``training_args.get_process_log_level()``; a
+      negative value, transformers' "passive", keeps WARNING).
+    - transformers' progress bars (the per-tensor "Loading weights ... Materializing param" bar) off; the Hub's
+      download bars stay as they were.
+
+    ``verbose``: libraries at INFO (at least) and transformers' bars on; ``debug`` implies ``verbose`` and puts
+    every logger at DEBUG. Lines go to stderr through one handler on the root logger, added only when it has none
+    (a caller's handlers, pytest's, are kept). Calling it again replaces the settings."""
+    import importlib
+
+    verbose = verbose or debug
+    if debug:
+        own = libraries = logging.DEBUG
+    else:
+        own = logging.INFO if main_process else logging.WARNING
+        libraries = logging.WARNING if library_level is None or library_level < 0 else int(library_level)
+        if verbose:
+            libraries = min(libraries, logging.INFO)
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(handler)
+    root.setLevel(libraries)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(own)
+    for name in _LIBRARY_LOGGING:
+        # a library imported later sets itself to WARNING (or its *_VERBOSITY variable) then: it is imported here
+        # only when another level is wanted, and transformers always (its bars are switched off through it)
+        if name in sys.modules or name == "transformers" or libraries != logging.WARNING:
+            try:
+                module = importlib.import_module(f"{name}.utils.logging")
+            except ImportError:  # an optional library that is not installed
+                continue
+            module.set_verbosity(libraries)
+    _transformers_bars(verbose)
+
+
+def _transformers_bars(enabled: bool) -> None:
+    """transformers' progress bars on or off, the Hub's download bars as they were (transformers' switch sets
+    both, so the Hub's is put back)."""
+    try:
+        import huggingface_hub.utils as hub_utils
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return
+    hub_bars_off = hub_utils.are_progress_bars_disabled()
+    if enabled:
+        transformers_logging.enable_progress_bar()
+    else:
+        transformers_logging.disable_progress_bar()
+    if hub_utils.are_progress_bars_disabled() != hub_bars_off:
+        (hub_utils.disable_progress_bars if hub_bars_off else hub_utils.enable_progress_bars)()
+
+
+def run_cli(fn: Callable[[], int | None], *, debug: bool = False, verbose: bool = False) -> int:
+    """Run ``fn`` with the console set up (:func:`setup_logging`: ``--verbose`` shows other libraries' INFO and
+    bars, ``--debug`` implies it); turn the errors users cause into one line ``error: ...`` on stderr and exit
+    status 2, and a full disk into one line and exit status 1."""
+    setup_logging(verbose=verbose, debug=debug)
     try:
         return int(fn() or 0)
     except KeyboardInterrupt:

@@ -84,11 +84,13 @@ def hub_error_message(err: BaseException) -> str:
 
 
 def model_card(config: dict, *, repo_id: str | None = None, evaluation: dict | None = None):
-    """A ``huggingface_hub.ModelCard`` for an exported model folder's ``config.json``."""
+    """A ``huggingface_hub.ModelCard`` for an exported model folder's ``config.json``. Its ``samples`` (``path`` in
+    the folder, ``text``: audio rendered at export) are played in the card and the Hub's widget."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     training = config.get("training") or {}
     data = config.get("data") or {}
+    samples = [(sample["path"], sample["text"]) for sample in config.get("samples") or []]
     repo = repo_id or config.get("repo_id") or REPO_PLACEHOLDER
     dataset = data.get("dataset")
     hub_dataset = dataset if dataset and _is_repo_id(dataset) else None
@@ -113,8 +115,10 @@ def model_card(config: dict, *, repo_id: str | None = None, evaluation: dict | N
         tags=["text-to-speech", "tts", "amharic", "chatterbox", "amharic-tts"],
         datasets=[hub_dataset] if hub_dataset else None, model_name=repo.split("/")[-1],
         eval_results=eval_results,
+        # the Hub's widget plays these (as XTTS's card does), relative to the repo
+        widget=[{"text": text, "output": {"url": path}} for path, text in samples] if samples else None,
     )
-    body = _card_body(config, repo, training, data, evaluation)
+    body = _card_body(config, repo, training, data, evaluation, samples)
     return ModelCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
 
 
@@ -122,7 +126,8 @@ def _is_repo_id(name: str) -> bool:
     return name.count("/") == 1 and not name.startswith((".", "/", "~")) and not Path(name).exists()
 
 
-def _card_body(config: dict, repo: str, training: dict, data: dict, evaluation: dict | None) -> str:
+def _card_body(config: dict, repo: str, training: dict, data: dict, evaluation: dict | None,
+               samples: list[tuple[str, str]]) -> str:
     base = config.get("base_model", BASE_REPO)
     base = base if _is_repo_id(base) else BASE_REPO
     vocab = config.get("text_vocab_size")
@@ -165,6 +170,15 @@ def _card_body(config: dict, repo: str, training: dict, data: dict, evaluation: 
         f"The T3 weights (`t3_am.safetensors`) also load in upstream `chatterbox` as "
         f"`T3(T3Config(text_tokens_dict_size={vocab}))` with the tokenizer in this repo.",
         "",
+    ]
+    if samples:
+        # on the Hub a card's relative link opens the file page, not the file: play the file's resolve URL
+        where = f"https://huggingface.co/{repo}/resolve/main/" if repo != REPO_PLACEHOLDER else ""
+        lines += ["## Samples", "", "The default voice, rendered when this model was exported (seed 0, the "
+                  "settings above):", "", "| Text | Audio |", "|---|---|"]
+        lines += [f'| {text} | <audio controls src="{where}{path}"></audio> |' for path, text in samples]
+        lines.append("")
+    lines += [
         "## Training",
         "",
     ]
@@ -265,3 +279,23 @@ def push_folder(folder: str | os.PathLike, repo_id: str, *, private: bool = Fals
     """Create ``repo_id`` (if needed) and upload ``folder`` as one commit; returns the commit URL."""
     api, repo_id = create_repo(repo_id, private=private, token=token, api=api)
     return upload_folder(api, folder, repo_id, commit_message)
+
+
+def push_dataset(folder: str | os.PathLike, repo_id: str, card, *, private: bool = False, token: str | None = None,
+                 api=None) -> str:
+    """Push a prepared dataset folder (``datasets.load_from_disk``) and its card; returns the dataset's URL.
+
+    The card goes first: ``datasets``' ``push_to_hub`` reads the repo's README and adds the ``dataset_info`` and
+    ``configs`` metadata it writes to what is there, so the card's licence, size category and text are kept and
+    the Hub's viewer finds the splits. (A card pushed after the data would replace that metadata.)"""
+    from datasets import load_from_disk
+    from huggingface_hub import HfApi, get_token
+
+    if api is None and not (token or get_token()):
+        raise PushError(_no_token())
+    api = api or HfApi(token=token)
+    repo_id = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True).repo_id
+    api.upload_file(path_or_fileobj=str(card).encode("utf-8"), path_in_repo="README.md", repo_id=repo_id,
+                    repo_type="dataset", commit_message="Dataset card")
+    load_from_disk(str(folder)).push_to_hub(repo_id, private=private, token=token)
+    return f"https://huggingface.co/datasets/{repo_id}"

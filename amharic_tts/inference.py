@@ -5,12 +5,7 @@
     tts = AmharicTTS.from_pretrained("user/chatterbox-amharic")      # a Hub repo, an exported folder,
     wav, sr = tts.generate("ሰላም ነው። እንዴት ነህ?", seed=0)              # or a training run / checkpoint folder
 
-What a model folder holds (written by :mod:`amharic_tts.export`)::
-
-    config.json              format, base repo/revision, T3 config, normaliser settings, training facts
-    t3_am.safetensors        the fine-tuned T3 (plain tensors; loads in upstream ``T3(T3Config(N))``)
-    tokenizer.json, tokenizer_config.json   the merged Amharic tokenizer (N text ids)
-    ve.pt, s3gen.pt, conds.pt   optional (``--include-base``); otherwise read from the base repo
+What a model folder holds is described in :mod:`amharic_tts.formats` (written by :mod:`amharic_tts.export`).
 
 Upstream's ``ChatterboxMultilingualTTS`` refuses language ids outside its 23 and only loads 2454 text ids, so
 generation is built here from upstream's parts: T3 decoded by :mod:`amharic_tts.model.generate` (the training
@@ -23,7 +18,6 @@ ready. Output carries upstream's imperceptible Perth watermark (as upstream's ow
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -34,6 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from amharic_tts.formats import (MODEL_CONFIG_FILE, MODEL_FORMAT, T3_FILE, TOKENIZER_DIR, TOKENIZER_FILES,
+                                 ModelLoadError, check_layout, find_run_dir, load_exported_t3, load_tokenizer,
+                                 load_trained_t3, read_model_config, read_train_config)
 from amharic_tts.model.base import BaseModelError
 from amharic_tts.model.generate import (BATCH_SENTENCES, TOKEN_BUDGET, SamplingConfig, SpeechRequest, decode,
                                         in_order, speech_only)
@@ -42,18 +39,10 @@ from amharic_tts.model.voice import (MIN_VOCODER_TOKENS, S3GEN_RATE, load_refere
 
 logger = logging.getLogger(__name__)
 
-MODEL_FORMAT = "amharic-tts"
-MODEL_CONFIG_FILE = "config.json"
-T3_FILE = "t3_am.safetensors"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 SPEECH_TOKEN_RATE = 25  # S3 tokens per second
 # A guard against a model that never says stop: at most this much speech per character of text (+ 1 s).
 MAX_SECONDS_PER_CHARACTER = 0.3
 _LETTER = re.compile(r"[\u1200-\u135Aa-zA-Z\u00C0-\u024F]")
-
-
-class ModelLoadError(BaseModelError):
-    """The model folder or repo cannot be loaded; the message says what is missing."""
 
 
 class TextError(ValueError):
@@ -100,7 +89,6 @@ class AmharicTTS:
         ``dtype`` is T3's ("float32" by default; "bfloat16" decodes much faster on a GPU and on CPUs with AMX or
         AVX-512 bf16, at bf16 precision); S3Gen and the voice encoder stay in float32."""
         from amharic_tts.model.base import resolve_base_dir
-        from amharic_tts.training.run import find_run_dir
 
         device = device or default_device()
         path = Path(name_or_path).expanduser()
@@ -117,10 +105,10 @@ class AmharicTTS:
                                              "run's output folder)")
         except BaseModelError as err:
             raise ModelLoadError(str(err)) from err
-        config = _read_config(folder)
+        config = read_model_config(folder)
         check_layout(config.get("speech_layout"), folder)
-        t3 = _load_exported_t3(folder, config)
-        tokenizer = _load_tokenizer(folder, t3.hp.text_tokens_dict_size)
+        t3 = load_exported_t3(folder, config)
+        tokenizer = load_tokenizer(folder, t3.hp.text_tokens_dict_size)
         base = {"name_or_path": config.get("base_model", "ResembleAI/chatterbox"),
                 "revision": config.get("base_revision")}
         return cls._assemble(t3, tokenizer, folder=folder, base=base, config=config, device=device,
@@ -128,18 +116,14 @@ class AmharicTTS:
 
     @classmethod
     def _from_training_run(cls, path: Path, *, device: str, watermark: bool, dtype=None) -> "AmharicTTS":
-        import yaml
-
-        from amharic_tts.training.run import CONFIG_FILE, TOKENIZER_DIR, find_run_dir, load_trained_t3
-
         run_dir = find_run_dir(path)
         if not (path / "model.safetensors").is_file():
             raise ModelLoadError(f"{path} holds no model.safetensors: pass a checkpoint-N folder or a finished "
                                  "run's output folder")
-        train_config = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+        train_config = read_train_config(run_dir)
         check_layout(train_config.get("speech_layout"), run_dir)
         t3 = load_trained_t3(path)
-        tokenizer = _load_tokenizer(run_dir / TOKENIZER_DIR, t3.hp.text_tokens_dict_size)
+        tokenizer = load_tokenizer(run_dir / TOKENIZER_DIR, t3.hp.text_tokens_dict_size)
         model = train_config.get("model", {})
         base = {"name_or_path": model.get("base_model", "ResembleAI/chatterbox"),
                 "revision": model.get("base_revision")}
@@ -254,7 +238,7 @@ class AmharicTTS:
         for k, result in in_order(decoded):
             text, voice, seed, index = sentences[k]
             self._check_stopped(result, requests[k], text)
-            tokens = speech_only(result.tokens)
+            tokens = speech_only(result.tokens, self.t3.hp)
             if len(tokens) < MIN_VOCODER_TOKENS:
                 logger.warning("the model produced no speech for %r (%d speech tokens)", text[:60], len(tokens))
                 yield k, None
@@ -383,9 +367,14 @@ class AmharicTTS:
 
     def _watermark(self, wav: np.ndarray) -> np.ndarray:
         if self._watermarker is None:
+            import contextlib
+            import io
+
             import perth
 
-            self._watermarker = perth.PerthImplicitWatermarker()
+            with contextlib.redirect_stdout(io.StringIO()) as printed:  # its "loaded PerthNet ..." line
+                self._watermarker = perth.PerthImplicitWatermarker()
+            logger.debug("watermarker: %s", printed.getvalue().strip())
         return np.asarray(self._watermarker.apply_watermark(wav, sample_rate=self.sr), dtype=np.float32)
 
 
@@ -407,54 +396,3 @@ def t3_dtype(dtype: str | torch.dtype) -> torch.dtype:
 def _sentence_seed(seed: int, index: int) -> int:
     """The seed of sentence ``index`` of a text spoken with ``seed`` (distinct for every pair)."""
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
-
-
-def speech_layout() -> dict:
-    """The layout a model is trained on (recorded in exported configs and run configs)."""
-    from amharic_tts.model import loss
-
-    return {"start_speech_copies": loss.SPEECH_BOS_COPIES}
-
-
-def check_layout(recorded: dict | None, source) -> None:
-    """Warn when a model was trained on another layout than this version speaks with."""
-    if recorded != speech_layout():
-        logger.warning("%s was trained %s; this version speaks with %s start_speech tokens, as upstream does, so it "
-                       "will not sound as trained: train it again with this version", source,
-                       f"with layout {recorded}" if recorded else "by an earlier amharic-tts (one start_speech)",
-                       speech_layout()["start_speech_copies"])
-
-
-def _read_config(folder: Path) -> dict:
-    try:
-        config = json.loads((folder / MODEL_CONFIG_FILE).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ModelLoadError(f"{folder / MODEL_CONFIG_FILE} is not valid JSON: {err}") from err
-    if config.get("format") != MODEL_FORMAT:
-        raise ModelLoadError(f"{folder / MODEL_CONFIG_FILE} is not an amharic-tts model config (format "
-                             f"{config.get('format')!r}); export one with `python -m amharic_tts.export`")
-    return config
-
-
-def _load_exported_t3(folder: Path, config: dict):
-    from amharic_tts.model.base import build_t3, load_t3_state_dict, load_t3_weights, t3_config_from_dict
-
-    try:
-        t3 = build_t3(t3_config_from_dict(config["t3_config"]))
-        load_t3_weights(t3, load_t3_state_dict(folder / T3_FILE), source=str(folder / T3_FILE))
-    except (BaseModelError, KeyError) as err:
-        raise ModelLoadError(f"cannot load the T3 of {folder}: {err}") from err
-    return t3.float().eval()
-
-
-def _load_tokenizer(directory: Path, text_vocab_size: int):
-    from amharic_tts.text.tokenizer import AmharicTokenizer
-
-    try:
-        tokenizer = AmharicTokenizer.from_dir(directory)
-    except FileNotFoundError as err:
-        raise ModelLoadError(str(err)) from err
-    if tokenizer.vocab_size != text_vocab_size:
-        raise ModelLoadError(f"the tokenizer in {directory} has {tokenizer.vocab_size} ids but the T3 has "
-                             f"{text_vocab_size} text rows: they do not belong together")
-    return tokenizer

@@ -22,8 +22,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from amharic_tts.cli import UserError
 
-class OutputLockedError(RuntimeError):
+
+class OutputLockedError(UserError, RuntimeError):
     """Another run holds the output folder; the message names it."""
 
 

@@ -17,7 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from amharic_tts.cli import UserError, check_output_path, run_cli
+from amharic_tts.cli import UserError, add_console_arguments, check_output_path, run_cli
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when there is one)")
     parser.add_argument("--revision", default=None, help="Hub revision of --model")
     parser.add_argument("--no-watermark", action="store_true", help="leave out the Perth watermark")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_console_arguments(parser)
     args = parser.parse_args(argv)
 
     def run() -> int:
@@ -166,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
                        top_p=args.top_p, batch_size=args.batch_size)
         if lines is None:
             pieces = tts.stream(args.text, args.reference, **options)
+            sentences = len(tts.sentences(args.text))
+            if sentences > 1:  # a long text: a bar over its sentences (each is written as it comes)
+                from tqdm.auto import tqdm
+
+                pieces = tqdm(pieces, total=sentences, desc="sentences", unit="sentence")
             seconds = write_progressively(args.output, pieces, tts.sr)
             print(f"wrote {args.output} ({seconds:.2f} s)")
         else:
@@ -179,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError("no line of the text file could be spoken")
         return 0
 
-    return run_cli(run, debug=args.debug)
+    return run_cli(run, debug=args.debug, verbose=args.verbose)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,6 @@ ensure_venv() {  # $1: extras to install ("" or "test")
     "$PYTHON" -m venv "$VENV"
   fi
   echo "== installing amharic-tts${1:+[$1]} into $VENV (first run downloads torch and CUDA wheels, ~2.5 GB)"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e ".${1:+[$1]}"
+  "$VENV/bin/python" -m pip install -qq --upgrade pip
+  "$VENV/bin/python" -m pip install -qq -e ".${1:+[$1]}"
 }

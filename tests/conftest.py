@@ -86,11 +86,11 @@ def demo_run_inputs(tmp_path_factory, tiny_base_dir):
 @pytest.fixture(scope="session")
 def smoke_run(demo_run_inputs, tmp_path_factory):
     """A finished 12-step smoke training run (checkpoints at 6 and 12) on the demo sample. Read it, never change it."""
-    from amharic_tts.training import run
+    from amharic_tts import train as train_cli
 
     root = Path(__file__).parent.parent
     out = tmp_path_factory.mktemp("smoke") / "run"
-    code = run.main([str(root / "configs" / "train" / "smoke.yaml"), "--base_model", str(demo_run_inputs["base"]),
+    code = train_cli.main([str(root / "configs" / "train" / "smoke.yaml"), "--base_model", str(demo_run_inputs["base"]),
                      "--tokenizer", str(demo_run_inputs["tokenizer"]), "--dataset", str(demo_run_inputs["data"]),
                      "--output_dir", str(out), "--max_steps", "12", "--eval_steps", "6", "--save_steps", "6",
                      "--logging_steps", "3", "--learning_rate", "0.002"])

@@ -1,4 +1,5 @@
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,11 @@ def test_pipeline_scripts_answer_help(script, words):
     ("amharic_tts.export", ["--checkpoint", "--output", "--include-base", "--push-to-hub", "--dtype"]),
     ("amharic_tts.synthesize", ["--model", "--text", "--text-file", "--reference", "--seed"]),
     ("amharic_tts.evaluate", ["--model", "--dataset", "--split", "--asr-model", "--update-card"]),
+    ("amharic_tts.prepare", ["--srt MEDIA SUBS", "--ljspeech", "--hub-dataset", "--output"]),
+    ("amharic_tts.tokenizer", ["--text", "--vocab-size", "--base-model"]),
+    ("amharic_tts.train", ["accelerate launch -m amharic_tts.train", "--resume_from_checkpoint", "--learning_rate",
+                           "--overwrite_output_dir", "--verbose"]),
+    ("amharic_tts.configs", ["list", "path", "copy"]),
 ])
 def test_package_commands_answer_help(module, words):
     done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
@@ -38,7 +44,8 @@ def test_train_script_reports_a_missing_config_in_one_line(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "train_t3.py"), str(tmp_path / "nope.yaml")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert "error: config file" in done.stderr and "does not exist" in done.stderr
+    assert done.stderr.startswith(f"error: config {tmp_path / 'nope.yaml'} is neither a file nor a shipped train "
+                                  "config (amharic, amharic_lora, smoke)"), done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -89,7 +96,7 @@ def test_outputs_that_cannot_be_written_are_refused_in_one_line_before_any_model
     import os
 
     from amharic_tts import synthesize
-    from amharic_tts.training import run
+    from amharic_tts import train as train_cli
 
     file = tmp_path / "notes.txt"
     file.write_text("not a folder")
@@ -109,8 +116,8 @@ def test_outputs_that_cannot_be_written_are_refused_in_one_line_before_any_model
          f"--output {file / 'data'} cannot be created: {file} is a file, not a folder"),
         (prepare, ["--output", str(locked / "data"), "--ljspeech", "corpus"],
          f"--output {locked / 'data'} cannot be written: no permission to write in {locked}"),
-        (run.main, [smoke, "--output_dir", str(file)], f"output_dir {file} is a file: give a folder"),
-        (run.main, [smoke, "--output_dir", str(locked)], f"output_dir {locked} cannot be written"),
+        (train_cli.main, [smoke, "--output_dir", str(file)], f"output_dir {file} is a file: give a folder"),
+        (train_cli.main, [smoke, "--output_dir", str(locked)], f"output_dir {locked} cannot be written"),
         (synthesize.main, [*model, "--text", "ሰላም", "--output", str(file / "out.wav")],
          f"cannot be created: {file} is a file, not a folder"),
         (synthesize.main, [*model, "--text", "ሰላም", "--output", str(tmp_path / "out.mp3")],
@@ -154,3 +161,115 @@ def test_operating_system_errors_are_one_line_and_a_full_disk_says_so(capsys):
         assert printed.startswith(message) and printed.count("\n") == 1, printed
     with pytest.raises(RuntimeError, match="a bug"):  # anything else keeps its traceback
         run_cli(raising(RuntimeError("a bug")))
+
+
+# --------------------------------------------------------------------------------------------- the console
+
+
+@pytest.fixture
+def console_settings():
+    """setup_logging changes process-wide settings: put them back for the other tests."""
+    import huggingface_hub.utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    from amharic_tts.cli import OWN_LOGGERS
+
+    names = ["", *OWN_LOGGERS, "transformers", "datasets", "diffusers", "huggingface_hub"]
+    levels = {name: logging.getLogger(name).level for name in names}
+    bars, hub_off = transformers_logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled()
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    (transformers_logging.enable_progress_bar if bars else transformers_logging.disable_progress_bar)()
+    (hub_utils.disable_progress_bars if hub_off else hub_utils.enable_progress_bars)()
+
+
+def _log_everything():
+    logging.getLogger("amharic_tts.data.prepare").info("our step")
+    logging.getLogger("amharic_tts.data.prepare").debug("our detail")
+    logging.getLogger("accelerate.state").info("their step")
+    logging.getLogger("accelerate.state").warning("their warning")
+    logging.info("upstream's root line")  # chatterbox logs some lines on the root logger
+
+
+def _seen(caplog) -> list[str]:
+    return [record.getMessage() for record in caplog.records]
+
+
+def test_the_console_shows_our_steps_and_only_the_warnings_of_other_libraries(console_settings, caplog):
+    import huggingface_hub.utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
+    from amharic_tts.cli import setup_logging
+
+    setup_logging()
+    _log_everything()
+    assert _seen(caplog) == ["our step", "their warning"]
+    assert transformers_logging.get_verbosity() == logging.WARNING
+    # the per-tensor "Loading weights ... Materializing param" bar is off, the Hub's download bars are not
+    assert not transformers_logging.is_progress_bar_enabled() and not hub_utils.are_progress_bars_disabled()
+
+
+def test_verbose_shows_other_libraries_info_and_bars_and_debug_everything(console_settings, caplog):
+    from datasets.utils import logging as datasets_logging
+    from transformers.utils import logging as transformers_logging
+
+    from amharic_tts.cli import setup_logging
+
+    setup_logging(verbose=True)
+    _log_everything()
+    assert _seen(caplog) == ["our step", "their step", "their warning", "upstream's root line"]
+    assert transformers_logging.get_verbosity() == datasets_logging.get_verbosity() == logging.INFO
+    assert transformers_logging.is_progress_bar_enabled()
+    caplog.clear()
+    setup_logging(debug=True)
+    _log_everything()
+    assert _seen(caplog) == ["our step", "our detail", "their step", "their warning", "upstream's root line"]
+    assert transformers_logging.get_verbosity() == logging.DEBUG
+    setup_logging()  # back to quiet: the last call wins
+    assert transformers_logging.get_verbosity() == logging.WARNING
+    assert not transformers_logging.is_progress_bar_enabled()
+
+
+def test_other_processes_report_only_warnings(console_settings, caplog):
+    from amharic_tts.cli import setup_logging
+
+    setup_logging(main_process=False)
+    _log_everything()
+    logging.getLogger("amharic_tts.training").warning("our warning")
+    assert _seen(caplog) == ["their warning", "our warning"]
+    caplog.clear()
+    # a library level from the training arguments (get_process_log_level); transformers' "passive" -1 is WARNING
+    setup_logging(library_level=logging.ERROR)
+    _log_everything()
+    assert _seen(caplog) == ["our step"]
+    setup_logging(library_level=-1)
+    assert logging.getLogger().level == logging.WARNING
+
+
+def test_the_console_handler_writes_our_format_to_stderr():
+    """Without a handler (a command, not pytest), one is added: our lines as LEVEL name: message on stderr."""
+    code = ("import logging; from amharic_tts.cli import setup_logging; setup_logging(); "
+            "logging.getLogger('amharic_tts.x').info('ours'); logging.getLogger('accelerate').info('theirs'); "
+            "logging.info('input frame rate=25')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["INFO amharic_tts.x: ours"] and done.stdout == ""
+
+
+def test_speaking_prints_our_steps_without_library_noise(exported_model, tmp_path):
+    """A whole command: no weight-loading bar, no upstream root-logger lines, no harmless deprecation warnings;
+    a bar over the sentences of a long text."""
+    out = tmp_path / "out.wav"
+    done = subprocess.run([sys.executable, "-m", "amharic_tts.synthesize", "--model", str(exported_model),
+                           "--text", "ሰላም ነው። ዛሬ 3 ሰዎች መጡ።", "--output", str(out), "--seed", "0",
+                           "--batch-size", "2"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
+    err = done.stderr
+    for noise in ("Loading weights", "Materializing", "sdp_kernel", "Reference mel length", "INFO root",
+                  "input frame rate"):
+        assert noise not in err, (noise, err)
+    assert [line for line in err.splitlines() if "Warning" in line] == [], err
+    assert "sentences: 100%" in err and "2/2" in err
+    assert f"wrote {out}" in done.stdout

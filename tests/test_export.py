@@ -5,7 +5,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from safetensors.torch import load_file
 
 from amharic_tts import export, hub
 from amharic_tts.model.base import t3_config_from_dict
-from amharic_tts.training.run import load_trained_t3
+from amharic_tts.formats import load_trained_t3
 
 ROOT = Path(__file__).resolve().parents[1]
 EVALUATION = {"dataset": "user/amharic-speech", "split": "test", "sentences": 50, "asr_model": "facebook/mms-1b-all",
@@ -64,7 +63,8 @@ def test_bfloat16_export_rounds_the_same_weights(smoke_run, exported_model, tmp_
     full = load_file(str(exported_model / "t3_am.safetensors"))  # the run's final model is step 12 too
     assert half["speech_head.weight"].dtype == torch.bfloat16
     assert all(torch.equal(half[k], full[k].to(half[k].dtype)) for k in full)
-    assert (result.folder / "t3_am.safetensors").stat().st_size < 0.6 * (exported_model / "t3_am.safetensors").stat().st_size
+    size = (exported_model / "t3_am.safetensors").stat().st_size
+    assert (result.folder / "t3_am.safetensors").stat().st_size < 0.6 * size
     assert json.loads((result.folder / "config.json").read_text())["dtype"] == "bfloat16"
 
 
@@ -213,7 +213,9 @@ def test_push_creates_the_repo_and_uploads_the_folder_without_leaking_the_token(
         files.update({l["value"]["path"]: base64.b64decode(l["value"]["content"]) for l in lines if l["key"] == "file"})
     assert summaries[0] == "Amharic Chatterbox T3, step 12"
     assert all(s.startswith("Amharic Chatterbox T3, step 12") for s in summaries)
-    assert set(files) == {p.name for p in (tmp_path / "out").iterdir()}
+    out_dir = tmp_path / "out"  # the card's audio samples too
+    assert set(files) == {str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file()}
+    assert {"samples/01.wav", "samples/02.wav", "samples/03.wav"} <= set(files)
     assert files["t3_am.safetensors"] == (tmp_path / "out" / "t3_am.safetensors").read_bytes()
     card = files["README.md"].decode()
     assert 'from_pretrained("user/chatterbox-amharic")' in card  # the card names the repo it was pushed to

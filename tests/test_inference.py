@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from amharic_tts.inference import AmharicTTS, ModelLoadError, TextError
 from amharic_tts.model.voice import VoiceError
-from amharic_tts.training.run import load_trained_t3
+from amharic_tts.formats import load_trained_t3
 
 ROOT = Path(__file__).resolve().parents[1]
 VOICE = sorted((ROOT / "samples" / "demo" / "ljspeech" / "wavs").glob("*.wav"))[0]
@@ -54,11 +54,14 @@ def test_seed_repeats_without_touching_the_callers_random_state(tts):
     assert a.shape != c.shape or not torch.equal(a, c)
 
 
-def test_output_carries_the_perth_watermark(tts, monkeypatch):
+def test_output_carries_the_perth_watermark(tts, monkeypatch, capsys):
     import perth
 
     detector = perth.PerthImplicitWatermarker()
+    capsys.readouterr()
+    monkeypatch.setattr(tts, "_watermarker", None)  # loaded here, quietly (perth prints "loaded PerthNet ...")
     marked, sr = tts.generate("ሰላም ነው።", seed=0, max_new_tokens=25)
+    assert "PerthNet" not in capsys.readouterr().out
     monkeypatch.setattr(tts, "watermark", False)
     plain, _ = tts.generate("ሰላም ነው።", seed=0, max_new_tokens=25)
     assert detector.get_watermark(marked[0].numpy(), sample_rate=sr) > 0.9

@@ -5,7 +5,6 @@ full experiment."""
 
 from pathlib import Path
 
-import pytest
 
 from amharic_tts.testing import learnability as lb
 

@@ -171,14 +171,14 @@ def test_prepare_refuses_a_locked_output_and_outputs_among_its_inputs(tmp_path, 
 
 
 def test_a_second_training_into_a_busy_output_dir_stops_at_once(demo_run_inputs, tmp_path, capsys):
-    from amharic_tts.training import run
+    from amharic_tts import train as train_cli
 
     out = tmp_path / "run"
     holder = _holder(out)
     try:
-        code = run.main([str(ROOT / "configs" / "train" / "smoke.yaml"), "--base_model", str(demo_run_inputs["base"]),
-                         "--tokenizer", str(demo_run_inputs["tokenizer"]), "--dataset", str(demo_run_inputs["data"]),
-                         "--output_dir", str(out), "--max_steps", "1"])
+        code = train_cli.main(["smoke", "--base_model", str(demo_run_inputs["base"]),
+                               "--tokenizer", str(demo_run_inputs["tokenizer"]),
+                               "--dataset", str(demo_run_inputs["data"]), "--output_dir", str(out), "--max_steps", "1"])
     finally:
         holder.kill()
         holder.wait()

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 
+def size_category(rows: int) -> str:
+    """The Hub's ``size_categories`` value for ``rows`` examples (n<1K, 1K<n<10K, ... n>1T)."""
+    bounds = [(10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"),
+              (10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**12, "1B<n<1T")]
+    return next((label for bound, label in bounds if rows < bound), "n>1T")
+
+
 def dataset_card(report: dict, *, license: str = "other", pretty_name: str = "Amharic speech",
                  base_model: str = "ResembleAI/chatterbox"):
+    from pathlib import Path
+
     from huggingface_hub import DatasetCard, DatasetCardData
 
+    # a local copy of the base is described, never named by its path (as model cards do)
+    local = Path(base_model).exists() or base_model.count("/") != 1
+    weights = "a local copy of `ResembleAI/chatterbox`" if local else f"`{base_model}`"
+    base_model = "ResembleAI/chatterbox" if local else base_model
     totals = report["totals"]
     hours = totals["hours_kept"]
-    size = "n<1K" if totals["segments"] < 1000 else "1K<n<10K" if totals["segments"] < 10_000 else "10K<n<100K"
+    size = size_category(totals["segments"])
     data = DatasetCardData(language=["am"], license=license, pretty_name=pretty_name,
                            task_categories=["text-to-speech"], size_categories=[size],
                            tags=["amharic", "tts", "chatterbox", "speech-tokens"])
@@ -24,12 +37,12 @@ def dataset_card(report: dict, *, license: str = "other", pretty_name: str = "Am
 # {pretty_name}
 
 Amharic speech segments with normalised transcripts, prepared for fine-tuning
-[Chatterbox](https://huggingface.co/{base_model}) with the amharic-tts `prepare_dataset.py`.
+[Chatterbox](https://huggingface.co/{base_model}) with amharic-tts (`amharic-tts-prepare`).
 
 - {totals['segments']} segments, {hours:.3f} hours; splits: {report['splits']}
 - columns: `id`, `source`, `recording`, `speaker`, `text` (normalised), `raw_text`, `duration`, `audio` (16 kHz),
   `speech_tokens` (S3 tokenizer, 25 per second), `speaker_emb` (voice encoder, 256), `mel` (log-mel, if cached)
-- features were extracted with the weights of `{base_model}`
+- features were extracted with the weights of {weights}
 - dropped inputs by reason: {reasons}
 
 | source | kind | status | inputs kept | segments | hours |

@@ -24,7 +24,7 @@ import logging
 import os
 import shutil
 from collections import Counter, defaultdict
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
@@ -148,11 +148,15 @@ def _row_features():
 
 _EMPTY = {"recording": "", "speaker": "", "index": -1, "kept": False, "reason": None, "detail": "",
           "segment_ids": [], "id": "", "text": "", "raw_text": "", "start": 0.0, "end": 0.0, "duration": 0.0,
-          "edges_moved": False, "start_shift": 0.0, "end_shift": 0.0, "audio_sha1": "", "fingerprint": None, "audio": None}
+          "edges_moved": False, "start_shift": 0.0, "end_shift": 0.0, "audio_sha1": "", "fingerprint": None,
+          "audio": None}
 
 
 def generate_rows(specs: list[str], positions: list[int], config: str):
-    """``Dataset.from_generator`` body: rows for the given sources (JSON specs; lists shard across workers)."""
+    """``Dataset.from_generator`` body: rows for the given sources (JSON specs; lists shard across workers), with
+    a progress bar per source over its inputs (cues, clips)."""
+    from tqdm.auto import tqdm
+
     from amharic_tts.data.features import encode_flac
 
     cfg = PrepareConfig.from_dict(json.loads(config))
@@ -172,8 +176,15 @@ def generate_rows(specs: list[str], positions: list[int], config: str):
                    "detail": spec.skipped}
             continue
         produced = 0
+        # the total is known once the source is open (its subtitles or metadata read)
+        bar = tqdm(desc=f"segmenting {spec.name}", unit="cue" if spec.kind == "srt" else "clip")
         try:
             for recording in iter_recordings(spec, norm, decode=False):
+                if bar.total is None and recording.source_inputs is not None:
+                    bar.total = recording.source_inputs
+                    bar.refresh()
+                before = bar.n  # inputs of the earlier recordings
+                place = {cue.index: k for k, cue in enumerate(recording.cues)}
                 # (segment, its samples) pairs, and the cues' fates once they are all out
                 if recording.media is not None:  # subtitled media, however long: streamed window by window
                     windowed = WindowedSegmentation(recording.cues, recording.blocks, cfg.segment)
@@ -190,6 +201,10 @@ def generate_rows(specs: list[str], positions: list[int], config: str):
                     fates_of = lambda fates=fates: fates  # noqa: E731
                 ids = []
                 for seg, clip in pieces:
+                    # a long recording: the bar follows the cues its segments come from
+                    reached = before + 1 + max((place.get(i, -1) for i in seg.cue_indices), default=-1)
+                    if reached > bar.n:
+                        bar.update(reached - bar.n)
                     seg_id = f"{spec.name}-{produced:05d}"
                     produced += 1
                     ids.append(seg_id)
@@ -200,14 +215,19 @@ def generate_rows(specs: list[str], positions: list[int], config: str):
                            "end_shift": seg.end_shift, "audio_sha1": audio_hash(clip),
                            "fingerprint": loudness_fingerprint(clip),
                            "audio": {"bytes": encode_flac(clip), "path": f"{seg_id}.flac"}}
+                if before + len(recording.cues) > bar.n:
+                    bar.update(before + len(recording.cues) - bar.n)
                 for fate in fates_of():
                     yield {**base, "kind": "input", "order": order(), "recording": recording.name,
                            "speaker": recording.speaker, "index": fate.index, "kept": fate.kept,
                            "reason": fate.reason, "detail": fate.detail,
                            "segment_ids": [ids[i] for i in fate.segments]}
         except SourceError as err:
+            bar.close()
             logger.error("source %s failed: %s", spec.name, err)
             yield {**base, "kind": "source_error", "order": order(), "reason": "source_failed", "detail": str(err)}
+        finally:
+            bar.close()
 
 
 # --------------------------------------------------------------------------------------------- fingerprints
@@ -458,7 +478,8 @@ def build_report(meta: list[dict], duplicates: dict[str, str], split_of: dict[st
             "sources": len(sources), "failed_sources": sum(s["status"] == "failed" for s in sources.values()),
             "skipped_sources": sum(s["status"] == "skipped" for s in sources.values()),
             "inputs": len(inputs), "kept": sum(e["fate"] == "kept" for e in inputs),
-            "dropped": sum(e["fate"] == "dropped" for e in inputs), "dropped_by_reason": dict(sorted(by_reason.items())),
+            "dropped": sum(e["fate"] == "dropped" for e in inputs),
+            "dropped_by_reason": dict(sorted(by_reason.items())),
             "segments": len(durations), "hours_kept": round(sum(durations.values()) / 3600, 4),
             "duplicate_segments": len(duplicates),
         },
@@ -546,12 +567,13 @@ def _prepare(specs, output_dir: Path, config: PrepareConfig, state, *, base_mode
         specs = [replace(spec, revision=revision) for spec, revision in zip(specs, revisions)]
     mine = list(range(len(specs)))[state.process_index::state.num_processes]
     rows_fp = segmentation_fingerprint([specs[i] for i in mine], config)
-    rows = Dataset.from_generator(
-        generate_rows, features=_row_features(), cache_dir=cache_dir, fingerprint=rows_fp,
-        gen_kwargs={"specs": [json.dumps(specs[i].to_dict()) for i in mine], "positions": mine,
-                    "config": json.dumps(config.to_dict())},
-        num_proc=min(max(1, num_proc), len(mine)) if len(mine) > 1 else None,
-    ) if mine else Dataset.from_dict({k: [] for k in _row_features()}, features=_row_features())
+    with datasets_bars_off():  # "Generating train split: N examples" has no total; each source has a bar
+        rows = Dataset.from_generator(
+            generate_rows, features=_row_features(), cache_dir=cache_dir, fingerprint=rows_fp,
+            gen_kwargs={"specs": [json.dumps(specs[i].to_dict()) for i in mine], "positions": mine,
+                        "config": json.dumps(config.to_dict())},
+            num_proc=min(max(1, num_proc), len(mine)) if len(mine) > 1 else None,
+        ) if mine else Dataset.from_dict({k: [] for k in _row_features()}, features=_row_features())
 
     segments = _unique_segments(rows, config)
     with_features = _add_features(segments, base_model=base_model, revision=revision, config=config,
@@ -578,6 +600,21 @@ def _prepare(specs, output_dir: Path, config: PrepareConfig, state, *, base_mode
         report_file = report_file if report_file.exists() else output_dir / REPORT_FILE
         result = PrepareResult(output_dir, json.loads(report_file.read_text(encoding="utf-8")), report_file)
     return result
+
+
+@contextmanager
+def datasets_bars_off():
+    """``datasets``' own progress bars off inside the block (where the package shows better ones), as they were
+    after it."""
+    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    was_off = are_progress_bars_disabled()
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_off:
+            enable_progress_bars()
 
 
 def _unique_segments(rows, config: PrepareConfig):

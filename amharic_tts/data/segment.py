@@ -55,7 +55,7 @@ import array
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -175,22 +175,31 @@ _SILERO_OPTIONS = {"min_silence_duration_ms": 150, "speech_pad_ms": 0}
 _SILERO_CHUNK = 512  # samples per silero-vad call at 16 kHz
 
 
+def _silero():
+    """The ``silero_vad`` module. Its import sets torch to one thread for the whole process; the number of threads
+    is put back (the feature extractors and everything after decide their own)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    import silero_vad
+
+    torch.set_num_threads(threads)
+    return silero_vad
+
+
 def _silero_model():
     global _SILERO
-    from silero_vad import load_silero_vad
-
     if _SILERO is None:
-        _SILERO = load_silero_vad()
+        _SILERO = _silero().load_silero_vad()
     return _SILERO
 
 
 def silero_speech_regions(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> list[tuple[float, float]]:
     """Speech regions (seconds) from silero-vad (its weights ship in the wheel; CPU)."""
     import torch
-    from silero_vad import get_speech_timestamps
 
-    stamps = get_speech_timestamps(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), _silero_model(),
-                                   sampling_rate=sample_rate, **_SILERO_OPTIONS)
+    audio = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    stamps = _silero().get_speech_timestamps(audio, _silero_model(), sampling_rate=sample_rate, **_SILERO_OPTIONS)
     return [(s["start"] / sample_rate, s["end"] / sample_rate) for s in stamps]
 
 

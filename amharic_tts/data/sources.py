@@ -68,6 +68,7 @@ class Recording:
     audio: np.ndarray | None  # 16 kHz mono float32; None when it could not be read (cues carry the reason)
     cues: list[CueInput]
     media: str | None = None  # a media file left to stream (iter_recordings(decode=False)); audio is then None
+    source_inputs: int | None = None  # inputs (cues, clips) of the whole source, for a progress bar with a total
 
     def blocks(self) -> Iterator[np.ndarray]:
         """The media's 16 kHz audio in consecutive blocks (``media.iter_audio``); a file that cannot be decoded
@@ -250,12 +251,13 @@ def _srt_recording(spec: SourceSpec, normalize, *, decode: bool = True) -> Recor
         raise SourceError(f"cannot read the subtitles {spec.subtitles}: {err}") from err
     cues = [_cue(c.index, c.start, c.end, c.text, c.raw_text, c.problem, normalize) for c in subtitles.cues]
     if not decode:
-        return Recording(Path(spec.media).stem, spec.speaker or spec.name, None, cues, media=spec.media)
+        return Recording(Path(spec.media).stem, spec.speaker or spec.name, None, cues, media=spec.media,
+                         source_inputs=len(cues))
     try:
         audio = load_audio(spec.media, SAMPLE_RATE)
     except (MediaError, OSError) as err:
         raise SourceError(f"cannot decode {spec.media}: {err}") from err
-    return Recording(Path(spec.media).stem, spec.speaker or spec.name, audio, cues)
+    return Recording(Path(spec.media).stem, spec.speaker or spec.name, audio, cues, source_inputs=len(cues))
 
 
 def _clip_recording(name: str, speaker: str, index: int, text: str, load) -> Recording:
@@ -283,7 +285,8 @@ def _ljspeech_recordings(spec: SourceSpec, normalize) -> Iterator[Recording]:
     for index, row in enumerate(rows):
         if len(row) < 2 or not row[0].strip():
             yield Recording(f"row {index}", speaker, None,
-                            [CueInput(index, None, None, "", "|".join(row), "malformed_row")])
+                            [CueInput(index, None, None, "", "|".join(row), "malformed_row")],
+                            source_inputs=len(rows))
             continue
         clip_id, raw = row[0].strip(), row[1]
         wav = folder / "wavs" / (clip_id if Path(clip_id).suffix else f"{clip_id}.wav")
@@ -296,6 +299,7 @@ def _ljspeech_recordings(spec: SourceSpec, normalize) -> Iterator[Recording]:
         recording = _clip_recording(clip_id, speaker, index, raw, load)
         recording.cues = [_cue(c.index, c.start, c.end, raw, raw, c.problem, normalize, c.detail)
                           for c in recording.cues]
+        recording.source_inputs = len(rows)
         yield recording
 
 
@@ -328,6 +332,7 @@ def _hub_recordings(spec: SourceSpec, normalize) -> Iterator[Recording]:
                                     _decode_hub_audio(item))
         recording.cues = [_cue(c.index, c.start, c.end, raw, raw, c.problem, normalize, c.detail)
                           for c in recording.cues]
+        recording.source_inputs = len(data)
         yield recording
 
 

@@ -174,14 +174,16 @@ class CTCTranscriber:
             prepared.append(audio)
         return prepared
 
-    def transcribe(self, wavs: Sequence[np.ndarray], sample_rate: int, batch_size: int = 8) -> list[str]:
-        """One transcript per waveform, in order (empty audio gives ``""``).
+    def transcribe(self, wavs: Sequence[np.ndarray], sample_rate: int, batch_size: int = 8, *,
+                   progress: bool = False) -> list[str]:
+        """One transcript per waveform, in order (empty audio gives ``""``); ``progress``: a bar over them.
 
         ``wavs`` are mono float arrays at ``sample_rate`` Hz; they are resampled to the model's rate (16 kHz)
         with soxr. Batches of ``batch_size`` are formed from waveforms of similar length, so little padding is
         added; padded frames are cut off before decoding. Transcripts have single spaces between words.
         """
         import torch
+        from tqdm.auto import tqdm
 
         if isinstance(wavs, np.ndarray) and wavs.ndim == 1:
             raise TypeError("wavs must be a list of waveforms; wrap a single waveform in a list")
@@ -191,6 +193,8 @@ class CTCTranscriber:
         minimum = int(round(MIN_SECONDS * self.sample_rate))
         transcripts = [""] * len(audio)
         todo = sorted((i for i, a in enumerate(audio) if a.size), key=lambda i: -audio[i].size)
+        bar = tqdm(total=len(audio), desc="transcribing", unit="sentence", disable=not progress)
+        bar.update(len(audio) - len(todo))  # the empty ones
         for start in range(0, len(todo), batch_size):
             indices = todo[start:start + batch_size]
             batch = [np.pad(audio[i], (0, max(0, minimum - audio[i].size))) for i in indices]
@@ -203,6 +207,8 @@ class CTCTranscriber:
             texts = self.decode(logits.argmax(-1), self._output_frames(lengths, logits.shape[1]))
             for i, text in zip(indices, texts):
                 transcripts[i] = text
+            bar.update(len(indices))
+        bar.close()
         return transcripts
 
     def decode(self, token_ids, lengths: Sequence[int] | None = None) -> list[str]:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amharic_tts.cli import UserError, run_cli
+from amharic_tts.cli import UserError, add_console_arguments, run_cli
 from amharic_tts.data.voices import nearest, speaker_embeddings
 
 logger = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ def evaluate_model(tts, data, output_dir: str | Path, config: EvaluationConfig, 
                             if voice_paths[i] is not None else None)
     for path in voice_files:
         path.unlink(missing_ok=True)
-    transcripts = transcriber.transcribe(outputs, sample_rate=tts.sr)
+    transcripts = transcriber.transcribe(outputs, sample_rate=tts.sr, progress=True)
     references = [row["text"] for row in rows]
     metric = load_amharic_cer().compute(predictions=transcripts, references=references)
     per_sentence = score(transcripts, references)["per_sentence"]
@@ -262,7 +262,7 @@ def _speaker_similarity(tts, audio: np.ndarray, sample_rate: int, voice: np.ndar
 
 def check_card_folder(model_folder: str | Path) -> Path:
     """The exported model folder whose card ``--update-card`` writes (checked before any evaluation work)."""
-    from amharic_tts.inference import MODEL_CONFIG_FILE
+    from amharic_tts.formats import MODEL_CONFIG_FILE
 
     folder = Path(model_folder)
     if not (folder / MODEL_CONFIG_FILE).is_file():
@@ -273,9 +273,8 @@ def check_card_folder(model_folder: str | Path) -> Path:
 
 def update_card(model_folder: str | Path, results: dict) -> None:
     """Write ``results`` into an exported model folder: ``evaluation.json`` and the card's model-index."""
-    from amharic_tts.export import EVALUATION_FILE
+    from amharic_tts.formats import EVALUATION_FILE, MODEL_CONFIG_FILE
     from amharic_tts.hub import model_card
-    from amharic_tts.inference import MODEL_CONFIG_FILE
 
     folder = check_card_folder(model_folder)
     config = json.loads((folder / MODEL_CONFIG_FILE).read_text(encoding="utf-8"))
@@ -308,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                         help="T3's precision: bfloat16 is much faster on a GPU and on CPUs with AMX/AVX-512 bf16")
     parser.add_argument("--device", default=None)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_console_arguments(parser)
     args = parser.parse_args(argv)
 
     def run() -> int:
@@ -336,4 +335,4 @@ def main(argv: list[str] | None = None) -> int:
         print(f"details: {Path(output) / 'sentences.tsv'}")
         return 0
 
-    return run_cli(run, debug=args.debug)
+    return run_cli(run, debug=args.debug, verbose=args.verbose)

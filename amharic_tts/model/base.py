@@ -23,13 +23,24 @@ import copy
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 import torch
 
+from amharic_tts.cli import UserError, add_console_arguments
+
 logger = logging.getLogger(__name__)
+
+# upstream's imports warn about their own dependencies, at every start: nothing for a user to act on.
+# S3Gen (built here) uses diffusers' deprecated LoRACompatibleLinear; the watermarker (resemble-perth) imports
+# pkg_resources, which setuptools deprecates (a UserWarning since setuptools 80.9)
+warnings.filterwarnings("ignore", message=r"`LoRACompatibleLinear` is deprecated", category=FutureWarning,
+                        module=r"diffusers\.models\.lora")
+warnings.filterwarnings("ignore", message=r"pkg_resources is deprecated as an API", category=UserWarning,
+                        module=r"perth\.perth_net")
 
 DEFAULT_BASE = "ResembleAI/chatterbox"
 T3_CHECKPOINTS = {"v3": "t3_mtl23ls_v3.safetensors", "v2": "t3_mtl23ls_v2.safetensors"}
@@ -41,7 +52,7 @@ S3GEN_FILE = "s3gen.pt"
 CONDS_FILE = "conds.pt"
 
 
-class BaseModelError(RuntimeError):
+class BaseModelError(UserError, RuntimeError):
     """The base model cannot be found or does not match what we expect; the message says what to do."""
 
 
@@ -369,7 +380,8 @@ def summarize_base(name_or_path=DEFAULT_BASE, *, checkpoint=DEFAULT_T3_CHECKPOIN
     t3 = load_t3(base_dir, checkpoint=checkpoint)
     tokenizer = load_text_tokenizer(base_dir)
     vocab = tokenizer.get_vocab(with_added_tokens=True)
-    languages = sorted(t for t in vocab if len(t) in (4, 5) and t.startswith("[") and t.endswith("]") and t[1:-1].islower())
+    languages = sorted(t for t in vocab
+                       if len(t) in (4, 5) and t.startswith("[") and t.endswith("]") and t[1:-1].islower())
     return BaseSummary(
         directory=str(base_dir),
         checkpoint=str(_t3_file(base_dir, checkpoint)),
@@ -395,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-checkpoint", default=DEFAULT_T3_CHECKPOINT,
                         help="T3 weights: v3 (default), v2, or a .safetensors file")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_console_arguments(parser)
     args = parser.parse_args(argv)
 
     def run() -> int:
@@ -403,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(vars(summary), indent=2, ensure_ascii=False))
         return 0
 
-    return run_cli(run, debug=args.debug)
+    return run_cli(run, debug=args.debug, verbose=args.verbose)
 
 
 if __name__ == "__main__":

@@ -33,9 +33,8 @@ from dataclasses import dataclass
 
 import torch
 
-from amharic_tts.model.loss import T3Batch, build_layout
+from amharic_tts.model.loss import T3Batch, build_layout, speech_vocab_size
 
-SPEECH_VOCAB = 6561  # ids below this are S3 speech tokens; start/stop and the rest of the head are not
 # Default bounds of one decoding batch: sentences, and KV-cache positions over all its rows (prefix + length guard,
 # CFG rows counted): 16384 positions of the real 30-layer T3 are 4 GB in fp32, 2 GB in bf16.
 BATCH_SENTENCES = 8
@@ -289,6 +288,7 @@ def generate_speech_tokens(t3, text_tokens: torch.Tensor, cond, *, sampling: Sam
     return result
 
 
-def speech_only(tokens: torch.Tensor) -> torch.Tensor:
-    """The S3 speech tokens among ``tokens`` (what the vocoder can turn into sound)."""
-    return tokens[tokens < SPEECH_VOCAB]
+def speech_only(tokens: torch.Tensor, hp) -> torch.Tensor:
+    """The S3 speech tokens among ``tokens`` (what the vocoder can turn into sound): ids below the T3 config's
+    special speech tokens (:func:`amharic_tts.model.loss.speech_vocab_size`, the one place that knows it)."""
+    return tokens[tokens < speech_vocab_size(hp)]

@@ -33,10 +33,17 @@ default 0.1) and is reported separately.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+# T3's voice conditioning (upstream's Perceiver, run by build_layout for every batch and every spoken sentence)
+# enters torch.backends.cuda.sdp_kernel(), which torch 2.5+ deprecates for torch.nn.attention.sdpa_kernel:
+# upstream's to change, nothing to act on here. The warning is raised through contextlib's frame.
+warnings.filterwarnings("ignore", message=r"`torch\.backends\.cuda\.sdp_kernel\(\)` is deprecated",
+                        category=FutureWarning, module="contextlib")
 
 # ``start_speech`` copies that open the speech part, all at speech position 0 (upstream's T3.inference feeds 2).
 # Read at call time, so an experiment (bench/learnability.py's ablation) can change it for a whole run.

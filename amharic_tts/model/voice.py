@@ -13,7 +13,9 @@ PyAV reads), never with a second decoder.
 
 from __future__ import annotations
 
+import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,26 @@ SAMPLES_PER_TOKEN = S3GEN_RATE // 25  # 40 ms of 24 kHz audio per speech token
 
 class VoiceError(ValueError):
     """A reference clip that cannot make a voice (unreadable, too short, silent)."""
+
+
+class _ReferenceLengthNote(logging.Filter):
+    """Upstream S3Gen's ``embed_ref`` logs a warning on the root logger whenever a clip is not a whole number of
+    40 ms speech tokens (most clips), then cuts the tokens to the mel's length: what it should do, nothing to act
+    on. Only that message is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Reference mel length is not equal to 2 * reference token length")
+
+
+@contextmanager
+def _quiet_reference_length():
+    root = logging.getLogger()  # upstream logs with logging.warning(), on the root logger itself
+    note = _ReferenceLengthNote()
+    root.addFilter(note)
+    try:
+        yield
+    finally:
+        root.removeFilter(note)
 
 
 def _conditionals_classes():
@@ -79,7 +101,7 @@ def make_conditionals(audio: np.ndarray, sample_rate: int, *, ve, s3gen, prompt_
     audio = np.asarray(audio, dtype=np.float32)
     wav24 = audio if sample_rate == S3GEN_RATE else soxr.resample(audio, sample_rate, S3GEN_RATE).astype(np.float32)
     wav16 = soxr.resample(wav24, S3GEN_RATE, S3_RATE).astype(np.float32)
-    gen = s3gen.embed_ref(wav24[: int(S3GEN_REFERENCE_SECONDS * S3GEN_RATE)], S3GEN_RATE, device=device)
+    gen = reference_embedding(s3gen, wav24, device=device)
     prompt = None
     if prompt_tokens:
         prompt, _ = s3gen.tokenizer.forward([wav16[: int(PROMPT_SECONDS * S3_RATE)]], max_len=prompt_tokens)
@@ -88,6 +110,13 @@ def make_conditionals(audio: np.ndarray, sample_rate: int, *, ve, s3gen, prompt_
     t3_cond = T3Cond(speaker_emb=speaker, cond_prompt_speech_tokens=prompt,
                      emotion_adv=exaggeration * torch.ones(1, 1, 1)).to(device=device)
     return Conditionals(t3_cond, gen)
+
+
+def reference_embedding(s3gen, wav24: np.ndarray, *, device: str | torch.device = "cpu") -> dict:
+    """S3Gen's reference (``embed_ref``) of a 24 kHz clip, cut to upstream's first
+    :data:`S3GEN_REFERENCE_SECONDS`: the timbre :func:`vocode` speaks in."""
+    with _quiet_reference_length():
+        return s3gen.embed_ref(wav24[: int(S3GEN_REFERENCE_SECONDS * S3GEN_RATE)], S3GEN_RATE, device=device)
 
 
 @torch.inference_mode()

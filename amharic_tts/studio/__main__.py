@@ -7,9 +7,10 @@ Binds to 127.0.0.1 unless told otherwise: ``--host 0.0.0.0`` or ``--share`` make
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
+
+from amharic_tts.cli import add_console_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-path", action="append", default=[], metavar="DIR",
                    help="a folder (besides --workdir) whose data a page reachable from other machines may read; "
                         "repeatable. A page only this machine reaches may read any folder")
-    p.add_argument("--debug", action="store_true", help="log more")
+    add_console_arguments(p, debug_help="log everything at DEBUG (implies --verbose)")
     return p
 
 
@@ -51,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    from amharic_tts.cli import setup_logging
+
+    setup_logging(verbose=args.verbose, debug=args.debug)
     remote = args.share or args.host not in ("127.0.0.1", "localhost", "::1")
     if remote and not auth:
         print("warning: the page is reachable from other machines and asks for no password; add --auth USER:PASS",

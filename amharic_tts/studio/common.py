@@ -22,12 +22,11 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger("amharic_tts.studio")
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 KINDS = ("uploads", "data", "tokenizers", "runs", "exports", "eval", "synth", "cache", "jobs")
 MAX_MESSAGE = 1500
 
@@ -42,7 +41,6 @@ class Workspace:
 
     root: Path
     base_model: str = "ResembleAI/chatterbox"
-    repo_root: Path = field(default=REPO_ROOT)
     # the folders a path typed in the page may name: None is any folder of this machine (a page only this machine
     # reaches); a page reachable from others reads only the work folder and these (``--allow-path``)
     allowed_roots: tuple[Path, ...] | None = None
@@ -109,7 +107,7 @@ class Workspace:
 
     def checkpoints(self) -> list[Path]:
         """Every loadable model of every run: the finished run folder and its ``checkpoint-N`` folders."""
-        from amharic_tts.training.run import CONFIG_FILE
+        from amharic_tts.formats import CONFIG_FILE
 
         found: list[Path] = []
         for run in self.runs():

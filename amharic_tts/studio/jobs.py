@@ -66,15 +66,16 @@ class JobStatus:
         return self.state in ("running", "stopping")
 
 
-def training_command(train_script: str | Path, config: str | Path, *, base_model: str, tokenizer: str,
+def training_command(config: str | Path, *, base_model: str, tokenizer: str,
                      dataset: str, output_dir: str | Path, overrides: dict | None = None,
                      num_processes: int = 1, launcher: str = "accelerate") -> list[str]:
-    """The command line of a run: ``accelerate launch`` (or plain python) ``train_t3.py CONFIG --key value``."""
+    """The command line of a run: ``accelerate launch -m amharic_tts.train CONFIG --key value`` (or plain
+    ``python -m``): the installed package's command, so the studio needs no checkout."""
     from amharic_tts.training.args import config_to_argv
 
     flags = {"base_model": base_model, "tokenizer": tokenizer, "dataset": dataset, "output_dir": str(output_dir),
              **(overrides or {})}
-    script = [str(train_script), str(config), *config_to_argv(flags)]
+    script = ["-m", "amharic_tts.train", str(config), *config_to_argv(flags)]
     if launcher == "python":
         return [sys.executable, *script]
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(int(num_processes))]
@@ -248,12 +249,12 @@ def job_of_run(output_dir: str | Path) -> Job | None:
 
 def resume(jobs_dir: str | Path, output_dir: str | Path) -> Job:
     """Start the run of ``output_dir`` again from its newest complete checkpoint."""
-    from amharic_tts.training.trainer import latest_checkpoint
+    from amharic_tts.formats import latest_checkpoint
 
     previous = job_of_run(output_dir)
     if previous is None:
-        raise JobError(f"{output_dir} was not started by the studio: resume it with `accelerate launch train_t3.py "
-                       "CONFIG --resume_from_checkpoint latest`")
+        raise JobError(f"{output_dir} was not started by the studio: resume it with `accelerate launch -m "
+                       "amharic_tts.train CONFIG --resume_from_checkpoint latest`")
     if latest_checkpoint(str(output_dir)) is None:
         raise JobError(f"{output_dir} has no complete checkpoint yet: start it again instead")
     return start(jobs_dir, resume_command(previous.command), output_dir, resumed=True, env=previous.env)

@@ -1,6 +1,6 @@
 """Train tab: start ``train_t3.py`` in the background, watch its curves, log and audio samples, stop and resume.
 
-The run is the CLI itself (``accelerate launch train_t3.py configs/train/X.yaml --key value``), started and
+The run is the CLI itself (``accelerate launch -m amharic_tts.train X --key value``), started and
 followed by :mod:`amharic_tts.studio.jobs`; curves come from :func:`amharic_tts.training.trainer.read_log`
 (``OUTPUT/log.jsonl``), samples from ``OUTPUT/samples/step-N``.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from amharic_tts.studio import jobs
 from amharic_tts.studio.common import StudioError, Workspace, existing_path, timestamp
 
-CONFIGS = {"smoke": "smoke.yaml", "full": "amharic.yaml", "lora": "amharic_lora.yaml"}
+CONFIGS = {"smoke": "smoke", "full": "amharic", "lora": "amharic_lora"}
 CONFIG_LABELS = [("smoke test: a few CPU steps (checks that everything fits together)", "smoke"),
                  ("full fine-tune (GPU)", "full"), ("LoRA (GPU with ~12 GB)", "lora")]
 # the settings the page shows, in order: (key, label, type)
@@ -37,20 +37,13 @@ ACCURACY_SERIES = {"speech_accuracy": "speech-token accuracy",
                    "eval_speech_accuracy": "validation speech-token accuracy"}
 
 
-def config_path(ws: Workspace, choice: str) -> Path:
+def config_path(choice: str) -> Path:
+    """The shipped training config (package data) of a choice."""
+    from amharic_tts.configs import config_file
+
     if choice not in CONFIGS:
         raise StudioError(f"unknown configuration {choice!r}; choose one of {', '.join(CONFIGS)}")
-    path = ws.repo_root / "configs" / "train" / CONFIGS[choice]
-    if not path.is_file():
-        raise StudioError(f"{path} is missing: the studio runs from a checkout of the amharic-tts repository")
-    return path
-
-
-def train_script(ws: Workspace) -> Path:
-    path = ws.repo_root / "train_t3.py"
-    if not path.is_file():
-        raise StudioError(f"{path} is missing: the studio runs from a checkout of the amharic-tts repository")
-    return path
+    return config_file("train", CONFIGS[choice])
 
 
 def config_defaults(ws: Workspace, choice: str) -> dict:
@@ -64,7 +57,7 @@ def config_defaults(ws: Workspace, choice: str) -> dict:
         for f in fields(cls):
             if f.default is not MISSING:
                 values[f.name] = f.default
-    values.update(load_yaml(config_path(ws, choice)))
+    values.update(load_yaml(config_path(choice)))
     return {key: kind(values[key]) for key, _, kind in HYPERPARAMETERS if values.get(key) is not None}
 
 
@@ -88,7 +81,7 @@ def start_run(ws: Workspace, *, choice: str, dataset: str | None, tokenizer: str
         overrides[key] = kind(value)
     if choice != "smoke" and not torch.cuda.is_available():  # bf16 configs refuse a CPU; let it run, slowly
         overrides.update(use_cpu=True, bf16=False)
-    command = jobs.training_command(train_script(ws), config_path(ws, choice), base_model=ws.base_model,
+    command = jobs.training_command(config_path(choice), base_model=ws.base_model,
                                     tokenizer=str(tokenizer_dir), dataset=str(dataset_dir), output_dir=output,
                                     overrides=overrides, num_processes=num_processes, launcher=launcher)
     return jobs.start(ws.dir("jobs"), command, output)
@@ -155,7 +148,8 @@ def latest_samples(run_dir: str | Path) -> list[dict]:
 
 def run_status(ws: Workspace, run_dir: str | Path | None) -> dict:
     """Everything the page shows about a run: state line, curves, log tail, samples."""
-    from amharic_tts.training.trainer import latest_checkpoint, read_log
+    from amharic_tts.formats import latest_checkpoint
+    from amharic_tts.training.trainer import read_log
 
     job_status = jobs.status(ws.dir("jobs"))
     if not run_dir:

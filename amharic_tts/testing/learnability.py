@@ -430,10 +430,7 @@ def finetune(settings: dict) -> Path:
     from amharic_tts.training import run
     from amharic_tts.training.args import parse_config
 
-    code = run.train(*parse_config(settings, []))
-    if code != 0:
-        raise RuntimeError(f"training exited with {code}")
-    return Path(settings["output_dir"])
+    return Path(run.train(*parse_config(settings, []))["output_dir"])
 
 
 # ----------------------------------------------------------------------------------------------- speaking

@@ -90,6 +90,9 @@ class T3TrainingArguments(TrainingArguments):
                 "positions (samples x the longest one) instead of a fixed per_device_train_batch_size: short "
                 "clips then share a batch with many others and memory use is even (0: fixed batch size)"})
     report_to: list[str] | str | None = field(default_factory=lambda: ["tensorboard"])
+    overwrite_output_dir: bool = field(default=False, metadata={
+        "help": "start a new run in an output_dir that already holds checkpoints (they are deleted first); without "
+                "it such a run refuses to start unless resume_from_checkpoint is set"})
 
 
 def config_to_argv(config: dict) -> list[str]:
@@ -112,11 +115,22 @@ def config_to_argv(config: dict) -> list[str]:
     return argv
 
 
-def parse_config(config: dict, overrides: list[str]):
-    """``(model_args, data_args, training_args)`` from a YAML mapping and command-line overrides."""
+def argument_parser():
+    """The ``HfArgumentParser`` of the three dataclasses (whose ``--help`` lists every setting)."""
+    import re
+
     from transformers import HfArgumentParser
 
     parser = HfArgumentParser((ModelArguments, DataArguments, T3TrainingArguments))
+    for action in parser._actions:  # transformers 5.2 has a bare "%" in a help text, which argparse's help rejects
+        if action.help:
+            action.help = re.sub(r"%(?!\()", "%%", action.help)
+    return parser
+
+
+def parse_config(config: dict, overrides: list[str]):
+    """``(model_args, data_args, training_args)`` from a YAML mapping and command-line overrides."""
+    parser = argument_parser()
     known = {f.name for cls in (ModelArguments, DataArguments, T3TrainingArguments) for f in fields(cls)}
     unknown = sorted(set(config) - known)
     if unknown:
@@ -132,7 +146,7 @@ def resolved_config(model_args, data_args, training_args) -> dict:
     own = {f.name for f in fields(T3TrainingArguments)}
     training = {k: v for k, v in training_args.to_dict().items() if k in own}
     from amharic_tts import __version__
-    from amharic_tts.inference import speech_layout
+    from amharic_tts.formats import speech_layout
 
     return {"amharic_tts_version": __version__, "model": asdict(model_args), "data": asdict(data_args),
             "training": training, "speech_layout": speech_layout()}

@@ -1,10 +1,12 @@
-"""``train_t3.py``: fine-tune T3 for Amharic with ``accelerate launch`` (or plain ``python``).
+"""Fine-tune T3 for Amharic: :func:`train`, which the command line (:mod:`amharic_tts.train`, ``train_t3.py``)
+runs under ``accelerate launch`` (or plain ``python``).
 
 Steps: 1 configuration, 2 tokenizer, 3 dataset, 4 base T3 extended to the tokenizer, 5 preprocessing (text ids,
 lengths, a check of every sample's speech tokens, filtering of too-long samples, with counts), 6 trainer,
 7 training (optionally resumed), 8 final save and summary. Everything a run used is saved in its output folder:
 ``train_config.yaml``, ``tokenizer/`` and ``t3_config.json``, so checkpoints load on their own
-(:func:`load_trained_t3`).
+(:func:`amharic_tts.formats.load_trained_t3`). Exporting and pushing are the command line's (a callback it passes
+in, and the export after the run), never an import of this module.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from pathlib import Path
 
+from amharic_tts.formats import (CHECKPOINT_CONFIG_FILE, CONFIG_FILE, HUB_CHECKPOINT, SUMMARY_FILE, T3_CONFIG_FILE,
+                                 TOKENIZER_DIR, WEIGHTS_FILE, checkpoint_step, find_run_dir, latest_checkpoint)
+
 logger = logging.getLogger("amharic_tts.train")
 
-CONFIG_FILE = "train_config.yaml"
-T3_CONFIG_FILE = "t3_config.json"
-TOKENIZER_DIR = "tokenizer"
 REQUIRED_COLUMNS = ("text", "speech_tokens", "speaker_emb", "speaker")
 
 
@@ -249,33 +252,10 @@ def preprocess(dataset, tokenizer, hp, data_args, *, max_samples=None, split="tr
     return dataset, dropped
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from amharic_tts.cli import UserError, load_yaml, run_cli
-
-    parser = argparse.ArgumentParser(prog="train_t3.py", description="Fine-tune Chatterbox's T3 for Amharic: "
-                                     "accelerate launch train_t3.py CONFIG.yaml [--key value ...]")
-    parser.add_argument("config", help="a YAML file under configs/train/")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    args, overrides = parser.parse_known_args(argv)
-
-    def run() -> int:
-        from amharic_tts.training.args import parse_config
-
-        settings = load_yaml(args.config)
-        try:
-            model_args, data_args, training_args = parse_config(settings, overrides)
-        except ValueError as err:
-            raise UserError(f"{args.config}: {err}") from err
-        return train(model_args, data_args, training_args)
-
-    return run_cli(run, debug=args.debug)
-
-
-def train(model_args, data_args, training_args) -> int:
-    """Train (see the module docstring). The output folder is locked for the whole run (on the main process): a
-    second run into it stops at once, naming this one."""
+def train(model_args, data_args, training_args, *, callbacks=()) -> dict:
+    """Train (see the module docstring); returns the run's summary (``train_summary.json``). The output folder is
+    locked for the whole run (on the main process): a second run into it stops at once, naming this one.
+    ``callbacks``: more ``TrainerCallback``s (the command line's Hub uploads)."""
     from contextlib import nullcontext
 
     from amharic_tts.cli import check_output_path
@@ -283,18 +263,17 @@ def train(model_args, data_args, training_args) -> int:
 
     output_dir = check_output_path(training_args.output_dir, kind="dir", name="output_dir")
     with output_lock(output_dir, what="train_t3") if training_args.process_index == 0 else nullcontext():
-        return _train(model_args, data_args, training_args, output_dir)
+        return _train(model_args, data_args, training_args, output_dir, callbacks)
 
 
-def _train(model_args, data_args, training_args, output_dir: Path) -> int:
+def _train(model_args, data_args, training_args, output_dir: Path, callbacks) -> dict:
     import yaml
     from transformers import set_seed
 
     from amharic_tts.model.base import t3_config_to_dict
     from amharic_tts.training.args import resolved_config
     from amharic_tts.training.collator import T3Collator
-    from amharic_tts.training.trainer import (LogFileCallback, StopControlCallback, T3Trainer, T3TrainingModel,
-                                              latest_checkpoint)
+    from amharic_tts.training.trainer import LogFileCallback, StopControlCallback, T3Trainer, T3TrainingModel
 
     started = time.time()
     # 1. configuration
@@ -355,7 +334,8 @@ def _train(model_args, data_args, training_args, output_dir: Path) -> int:
                 f"max_tokens_per_batch {budget} is less than the longest training sample ({max(over)} positions: "
                 f"text + speech tokens and {cond} of conditioning; {len(over)} of {len(train_set)} samples are "
                 f"longer): raise it, or leave long samples out with max_speech_tokens / max_text_tokens")
-    resume = resolve_resume(training_args.resume_from_checkpoint, output_dir)
+    resume = resolve_resume(training_args.resume_from_checkpoint, output_dir,
+                            overwrite=training_args.overwrite_output_dir, token=training_args.hub_token)
     if resume:  # before anything is written into the run folder
         check_resumable(resume, model_args, hp)
     if training_args.process_index == 0:
@@ -376,8 +356,8 @@ def _train(model_args, data_args, training_args, output_dir: Path) -> int:
     collator = T3Collator(train_set, text_dropout=data_args.text_dropout, prompt_dropout=data_args.prompt_dropout,
                           speaker_dropout=data_args.speaker_dropout,
                           seed=training_args.seed + training_args.process_index, **collator_args)
-    # push_to_hub: our export (merged T3, tokenizer, card) is pushed at the end, not Trainer's raw checkpoints
-    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
+    # push_to_hub: the command line pushes our export (merged T3, tokenizer, card), not Trainer's raw checkpoints
+    training_args.push_to_hub = False
     compile_layers(t3, training_args)
     model = T3TrainingModel(t3, text_loss_weight=model_args.text_loss_weight)
     trainer = T3Trainer(model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set,
@@ -387,6 +367,8 @@ def _train(model_args, data_args, training_args, output_dir: Path) -> int:
         trainer.eval_collator = T3Collator(eval_set, prompt_pool=train_set, **collator_args)
     trainer.add_callback(StopControlCallback(trainer))
     trainer.add_callback(LogFileCallback())
+    for callback in callbacks:
+        trainer.add_callback(callback)
     if eval_set is not None and (training_args.num_samples > 0 or training_args.eval_asr_model):
         from amharic_tts.training.samples import AudioSampleCallback, IntelligibilityScorer, SpeechRenderer
 
@@ -438,41 +420,66 @@ def _train(model_args, data_args, training_args, output_dir: Path) -> int:
     steps = trainer.state.global_step
     # the Trainer divides this session's loss total by all steps, earlier sessions' included: the session's mean
     session_loss = result.training_loss * steps / max(1, steps - trainer.steps_at_start)
+    summary = {"steps": steps, "train_loss": round(session_loss, 4), "tokens_seen": tokens,
+               "wall_seconds": round(seconds, 1), "tokens_per_second": round(session_tokens / seconds, 1),
+               "stopped_by": trainer.stop_reason or "end", "output_dir": str(output_dir)}
     if training_args.process_index == 0:
-        summary = {"steps": steps, "train_loss": round(session_loss, 4),
-                   "tokens_seen": tokens, "wall_seconds": round(seconds, 1),
-                   "tokens_per_second": round(session_tokens / seconds, 1),
-                   "stopped_by": trainer.stop_reason or "end", "output_dir": str(output_dir)}
-        (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        (output_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(json.dumps(summary, indent=2))
-        if push_to_hub:
-            _export_and_push(output_dir, training_args, finished=trainer.stop_reason is None)
-    return 0
+    return summary
 
 
-def _export_and_push(output_dir: Path, training_args, *, finished: bool) -> None:
-    """``push_to_hub: true``: export the final model to ``OUTPUT/export`` and push it (``hub_model_id``)."""
-    from amharic_tts.export import export_and_push
-
-    if not finished:
-        logger.warning("the run was stopped before its end: not pushing; resume it, or push a checkpoint with "
-                       "python -m amharic_tts.export --checkpoint CHECKPOINT --push-to-hub REPO")
-        return
-    export_and_push(output_dir, output_dir / "export", repo_id=training_args.hub_model_id or output_dir.name,
-                    private=bool(training_args.hub_private_repo), token=training_args.hub_token)
-
-
-def resolve_resume(resume: str | None, output_dir: Path) -> str | None:
-    """``resume_from_checkpoint`` as a checkpoint folder: ``latest`` is the newest complete one in the run."""
-    from amharic_tts.training.trainer import latest_checkpoint
-
+def resolve_resume(resume: str | None, output_dir: Path, *, overwrite: bool = False,
+                   token: str | None = None) -> str | None:
+    """``resume_from_checkpoint`` as a checkpoint folder: ``latest`` is the newest complete one in the run; a Hub
+    model repo (``user/name`` or ``hf://user/name``, not a folder here) is its ``last-checkpoint/`` folder, which
+    ``push_to_hub`` with ``hub_strategy: checkpoint`` uploads. Without a checkpoint to resume, an ``output_dir``
+    that already holds checkpoints is refused unless ``overwrite`` (``overwrite_output_dir``): its checkpoints are
+    then deleted, so that ``latest`` never finds the old run's."""
     if resume == "latest":
-        resume = latest_checkpoint(str(output_dir))
+        resume = latest_checkpoint(output_dir)
         if resume is None:
             logger.info("no checkpoint in %s yet: starting from the beginning", output_dir)
     elif resume and not Path(resume).is_dir():
-        raise TrainingSetupError(f"checkpoint {resume} does not exist")
-    return resume or None
+        if not HUB_REPO.match(resume):
+            raise TrainingSetupError(f"checkpoint {resume} does not exist")
+        resume = download_hub_checkpoint(resume.removeprefix("hf://"), token=token)
+    if resume:
+        return resume
+    old = sorted(output_dir.glob("checkpoint-*")) if output_dir.is_dir() else []
+    if old and not overwrite:
+        raise TrainingSetupError(f"output_dir {output_dir} already holds checkpoints "
+                                 f"({', '.join(p.name for p in old)}) of another run: continue it with "
+                                 "resume_from_checkpoint: latest, start it over with overwrite_output_dir: true, or "
+                                 "give a new output_dir")
+    if old and int(os.environ.get("RANK", "0")) == 0:
+        logger.warning("overwrite_output_dir: deleting %d checkpoint(s) of the earlier run in %s", len(old),
+                       output_dir)
+        for folder in old:
+            shutil.rmtree(folder)
+        (output_dir / SUMMARY_FILE).unlink(missing_ok=True)
+    return None
+
+
+HUB_REPO = re.compile(r"^(hf://)?[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def download_hub_checkpoint(repo_id: str, *, token: str | None = None) -> str:
+    """The ``last-checkpoint/`` folder of the Hub model repo ``repo_id``, downloaded into the Hub cache."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(repo_id, allow_patterns=[f"{HUB_CHECKPOINT}/*"], token=token))
+    except Exception as err:  # offline, unknown repo, no access: one line that says what was tried
+        first_line = (str(err).strip().splitlines() or [""])[0]
+        raise TrainingSetupError(f"checkpoint {repo_id} is neither a folder here nor a Hub repo that can be "
+                                 f"downloaded ({type(err).__name__}: {first_line})") from err
+    checkpoint = folder / HUB_CHECKPOINT
+    if not (checkpoint / WEIGHTS_FILE).is_file():
+        raise TrainingSetupError(f"the Hub repo {repo_id} has no {HUB_CHECKPOINT}/ checkpoint: runs push one with "
+                                 "push_to_hub: true and hub_strategy: checkpoint")
+    logger.info("resuming from %s's %s (step %s)", repo_id, HUB_CHECKPOINT, checkpoint_step(checkpoint))
+    return str(checkpoint)
 
 
 # settings that decide the model's parameters and which of them train: a checkpoint only resumes under the same
@@ -488,19 +495,18 @@ def check_resumable(checkpoint: str, model_args, hp) -> None:
     from dataclasses import asdict
 
     run_dir = find_run_dir(checkpoint)
-    if run_dir is None:
-        return  # a bare checkpoint: the Trainer's strict load is the check
-    # the checkpoint's own copy (the run folder's is rewritten by every start), else the run folder's
-    from amharic_tts.training.trainer import CHECKPOINT_CONFIG_FILE
-
+    # the checkpoint's own copy (the run folder's is rewritten by every start; a Hub checkpoint has no run folder),
+    # else the run folder's
     own = Path(checkpoint) / CHECKPOINT_CONFIG_FILE
-    config_file = own if own.is_file() else run_dir / CONFIG_FILE
+    config_file = own if own.is_file() else run_dir / CONFIG_FILE if run_dir is not None else None
+    if config_file is None:
+        return  # a bare checkpoint: the Trainer's strict load is the check
     saved = (yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}).get("model", {})
     now = asdict(model_args)
     differ = [f"{key}: {saved[key]!r} there, {now[key]!r} now" for key in MODEL_DEFINING
               if key in saved and saved[key] != now[key]]
-    t3_config = run_dir / T3_CONFIG_FILE
-    if t3_config.is_file():
+    t3_config = run_dir / T3_CONFIG_FILE if run_dir is not None else None
+    if t3_config is not None and t3_config.is_file():
         size = json.loads(t3_config.read_text(encoding="utf-8")).get("text_tokens_dict_size")
         if size is not None and size != hp.text_tokens_dict_size:
             differ.append(f"text vocabulary: {size} ids there, {hp.text_tokens_dict_size} with this tokenizer")
@@ -512,46 +518,3 @@ def check_resumable(checkpoint: str, model_args, hp) -> None:
         if key in saved and saved[key] != now[key]:
             logger.warning("resuming %s, trained from %s %r, with %s %r: the weights come from the checkpoint",
                            checkpoint, key, saved[key], key, now[key])
-
-
-def find_run_dir(path: str | os.PathLike) -> Path | None:
-    """The training run ``path`` belongs to: the folder itself (a run's output) or its parent (a checkpoint)."""
-    path = Path(path)
-    for candidate in (path, path.parent):
-        if (candidate / CONFIG_FILE).is_file():
-            return candidate
-    return None
-
-
-def load_trained_t3(path: str | os.PathLike, *, merge: bool = True):
-    """Upstream ``T3`` with the weights of a run's folder or one of its checkpoints (LoRA merged).
-
-    Returns a plain ``T3(T3Config(text_tokens_dict_size=N))``: what upstream chatterbox loads.
-    """
-    import yaml
-    from safetensors.torch import load_file
-
-    from amharic_tts.model.base import build_t3, t3_config_from_dict
-    from amharic_tts.model.vocab import LoraOptions, apply_lora, extend_text_vocab, merge_lora
-
-    path = Path(path)
-    run_dir = find_run_dir(path)
-    if run_dir is None:
-        raise FileNotFoundError(f"{path} is not a training run or checkpoint (no {CONFIG_FILE} in it or its parent)")
-    config = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-    hp = t3_config_from_dict(json.loads((run_dir / T3_CONFIG_FILE).read_text(encoding="utf-8")))
-    size = hp.text_tokens_dict_size
-    base = json.loads((run_dir / TOKENIZER_DIR / "tokenizer_config.json").read_text(encoding="utf-8"))
-    hp.text_tokens_dict_size = int(base["base_vocab_size"])
-    t3 = extend_text_vocab(build_t3(hp), size, noise_std=0.0)
-    model_config = config["model"]
-    if model_config.get("use_lora"):
-        apply_lora(t3, LoraOptions(model_config["lora_r"], model_config["lora_alpha"], model_config["lora_dropout"],
-                                   tuple(model_config["lora_target_modules"])))
-    state = load_file(str(path / "model.safetensors"))
-    t3.load_state_dict({k.removeprefix("t3."): v for k, v in state.items()}, strict=True)
-    if merge:
-        merge_lora(t3)
-    plain = build_t3(t3.hp)
-    plain.load_state_dict(t3.state_dict(), strict=True)
-    return plain.eval()

@@ -3,11 +3,12 @@
 Every ``sample_steps`` steps (and at the last step), the first ``num_samples`` validation sentences are
 turned into speech tokens by the decoder everything else speaks with (:mod:`amharic_tts.model.generate`: the
 training layout, upstream's v3 sampling recipe with CFG, a fixed seed per sentence, all sentences in one
-batch), conditioned as the evaluation collator conditions them (a speech prompt from another utterance of the speaker and that
-utterance's speaker embedding), and then into a 24 kHz waveform by the base model's S3Gen (each sentence's own
-recording is the voice reference), the last token's audio left out as in ``AmharicTTS``. Results go to
-TensorBoard (``samples/N``) and to ``OUTPUT/samples/step-S/N.wav`` with the text
-and tokens beside them. Without an ``s3gen.pt`` in the base, only the tokens are written.
+batch), conditioned as the evaluation collator conditions them (a speech prompt from another utterance of the
+speaker and that utterance's speaker embedding), and then into a 24 kHz waveform by the base model's S3Gen (each
+sentence's own recording is the voice reference), the last token's audio left out as in ``AmharicTTS``. Results
+go to every audio logger the run reports to (TensorBoard ``samples/N``; wandb when ``report_to`` names it) and to
+``OUTPUT/samples/step-S/N.wav`` with the text and tokens beside them. Without an ``s3gen.pt`` in the base, only
+the tokens are written.
 
 With ``eval_asr_model``, every evaluation also renders the first ``eval_asr_samples`` validation sentences the
 same way and reports their CER/WER through a CTC ASR model (:class:`IntelligibilityScorer`), so checkpoints can
@@ -25,7 +26,7 @@ import torch
 from transformers import TrainerCallback
 
 from amharic_tts.model.generate import SamplingConfig, SpeechRequest, generate_many, speech_only
-from amharic_tts.model.voice import MIN_VOCODER_TOKENS, S3GEN_RATE, vocode
+from amharic_tts.model.voice import MIN_VOCODER_TOKENS, S3GEN_RATE, reference_embedding, vocode
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class SpeechRenderer:
             t3.train(was_training)
         results = []
         for row, result in zip(rows, decoded):
-            tokens = speech_only(result.tokens)  # only real speech tokens reach the vocoder
+            tokens = speech_only(result.tokens, t3.hp)  # only real speech tokens reach the vocoder
             results.append((tokens, self._synthesise(tokens, row)))
         return results
 
@@ -93,8 +94,7 @@ class SpeechRenderer:
         s3gen = self.vocoder()
         if s3gen is None or len(tokens) < MIN_VOCODER_TOKENS:
             return None
-        ref_dict = s3gen.embed_ref(_reference(row), S3GEN_RATE, device=self.trainer.args.device)
-        return vocode(s3gen, tokens, ref_dict)
+        return vocode(s3gen, tokens, reference_embedding(s3gen, _reference(row), device=self.trainer.args.device))
 
 
 def _reference(row: dict) -> np.ndarray:
@@ -127,7 +127,6 @@ class AudioSampleCallback(TrainerCallback):
             return []
         out_dir = Path(self.trainer.args.output_dir) / "samples" / f"step-{step}"
         out_dir.mkdir(parents=True, exist_ok=True)
-        writer = _tensorboard_writer(self.trainer)
         results = []
         for i, (row, (tokens, wav)) in enumerate(zip(self.rows, self.renderer.render(self.rows))):
             record = {"index": i, "text": row["text"], "speech_tokens": tokens.tolist(), "step": step}
@@ -136,16 +135,13 @@ class AudioSampleCallback(TrainerCallback):
 
                 sf.write(out_dir / f"{i}.wav", wav, S3GEN_RATE)
                 record["wav"] = str(out_dir / f"{i}.wav")
-                if writer is not None:
-                    writer.add_audio(f"samples/{i}", torch.from_numpy(wav)[None], step, S3GEN_RATE)
-            if writer is not None:
-                writer.add_text(f"samples/{i}/text", row["text"], step)
-            results.append(record)
-        (out_dir / "samples.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n",
+            results.append((record, wav))
+        for log in audio_loggers(self.trainer):
+            log(step, [(record["index"], record["text"], wav) for record, wav in results])
+        records = [record for record, _ in results]
+        (out_dir / "samples.json").write_text(json.dumps(records, ensure_ascii=False, indent=2) + "\n",
                                               encoding="utf-8")
-        if writer is not None:
-            writer.flush()
-        return results
+        return records
 
 
 class IntelligibilityScorer:
@@ -177,10 +173,36 @@ class IntelligibilityScorer:
         return {"cer": float(result["cer"]), "wer": float(result["wer"])}
 
 
-def _tensorboard_writer(trainer):
-    from transformers.integrations import TensorBoardCallback
+def audio_loggers(trainer) -> list:
+    """A function ``log(step, [(index, text, wav or None), ...])`` for every logger of the run that takes audio:
+    TensorBoard, and Weights & Biases when ``report_to`` names it (the Trainer's own callbacks hold them)."""
+    from transformers.integrations import TensorBoardCallback, WandbCallback
 
+    loggers = []
     for callback in trainer.callback_handler.callbacks:
-        if isinstance(callback, TensorBoardCallback):
-            return callback.tb_writer
-    return None
+        if isinstance(callback, TensorBoardCallback) and callback.tb_writer is not None:
+            loggers.append(_tensorboard_log(callback.tb_writer))
+        elif isinstance(callback, WandbCallback) and getattr(callback, "_initialized", False):
+            loggers.append(_wandb_log(callback._wandb))
+    return loggers
+
+
+def _tensorboard_log(writer):
+    def log(step: int, samples: list) -> None:
+        for i, text, wav in samples:
+            if wav is not None:
+                writer.add_audio(f"samples/{i}", torch.from_numpy(wav)[None], step, S3GEN_RATE)
+            writer.add_text(f"samples/{i}/text", text, step)
+        writer.flush()
+
+    return log
+
+
+def _wandb_log(wandb):
+    def log(step: int, samples: list) -> None:
+        audio = {f"samples/{i}": wandb.Audio(wav, sample_rate=S3GEN_RATE, caption=text)
+                 for i, text, wav in samples if wav is not None}
+        if audio:  # on the Trainer's step axis (its callback defines train/global_step as wandb's step metric)
+            wandb.log({**audio, "train/global_step": step})
+
+    return log

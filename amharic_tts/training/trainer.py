@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from transformers import Trainer, TrainerCallback
 
+from amharic_tts.formats import CHECKPOINT_CONFIG_FILE, CONFIG_FILE, latest_checkpoint
 from amharic_tts.model.loss import T3Batch, t3_loss
 from amharic_tts.training.sampler import SeededLengthGroupedSampler, TokenBudgetBatchSampler
 
@@ -39,8 +40,6 @@ TMP_PREFIX = "tmp-checkpoint"
 LOW_DISK_BYTES = 64 * 2**20  # a failed checkpoint write with less free space than this is a full disk
 
 
-# a checkpoint's copy of the run's train_config.yaml (another name: a folder with train_config.yaml is a run)
-CHECKPOINT_CONFIG_FILE = "checkpoint_config.yaml"
 
 
 class T3TrainingModel(nn.Module):
@@ -292,7 +291,7 @@ class T3Trainer(Trainer):
                 self.state.best_model_checkpoint = best_dir
         if self.args.should_save:
             self.state.save_to_json(os.path.join(staging, "trainer_state.json"))
-            run_config = os.path.join(run_dir, "train_config.yaml")  # the settings this checkpoint was made with
+            run_config = os.path.join(run_dir, CONFIG_FILE)  # the settings this checkpoint was made with
             if os.path.isfile(run_config):  # (a resume is checked against it; a later start rewrites the run's)
                 shutil.copyfile(run_config, os.path.join(staging, CHECKPOINT_CONFIG_FILE))
         self.accelerator.wait_for_everyone()
@@ -327,13 +326,6 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
-
-
-def latest_checkpoint(output_dir: str) -> str | None:
-    """The complete checkpoint with the highest step (``tmp-checkpoint-*`` never counts)."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
 
 
 class StopControlCallback(TrainerCallback):

@@ -283,11 +283,10 @@ def hub_allowed(monkeypatch):
 
 
 def test_dataset_card_and_push_to_hub(prepared, inputs, tiny_base_dir, monkeypatch, capsys, hub_allowed):
-    """The push path of the CLI with the two network calls recorded instead of made."""
-    import importlib.util
+    """The push path of the CLI with the network calls recorded instead of made."""
+    from types import SimpleNamespace
 
     from datasets import DatasetDict
-    from huggingface_hub import DatasetCard
 
     from amharic_tts.data.card import dataset_card
 
@@ -297,22 +296,33 @@ def test_dataset_card_and_push_to_hub(prepared, inputs, tiny_base_dir, monkeypat
     assert "| lecture | srt | ok | 10/11 | 10 |" in card.text and "| broken | srt | failed |" in card.text
     assert f"{prepared.report['totals']['segments']} segments" in card.text
 
-    pushed = {}
-    monkeypatch.setattr(DatasetDict, "push_to_hub", lambda self, repo, **kw: pushed.update(data=(repo, kw,
-                                                                                           dict(self.num_rows))))
-    monkeypatch.setattr(DatasetCard, "push_to_hub", lambda self, repo, **kw: pushed.update(card=(repo, kw,
-                                                                                           self.content)))
-    spec = importlib.util.spec_from_file_location("prepare_cli", ROOT / "prepare_dataset.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    order = []
+
+    class Api:  # what push_dataset asks of HfApi, recorded
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, repo_id, repo_type, private, exist_ok):
+            order.append(("create", repo_id, repo_type, private))
+            return SimpleNamespace(repo_id=repo_id)
+
+        def upload_file(self, path_or_fileobj, path_in_repo, repo_id, repo_type, commit_message):
+            order.append(("card", repo_id, path_in_repo, path_or_fileobj.decode()))
+
+    monkeypatch.setattr("huggingface_hub.HfApi", Api)
+    monkeypatch.setattr(DatasetDict, "push_to_hub", lambda self, repo, **kw: order.append(
+        ("data", repo, kw["private"], sum(self.num_rows.values()))))
+    from amharic_tts import prepare as cli
+
     tmp, _ = inputs
     code = cli.main(["--output", str(tmp / "pushed"), "--ljspeech", str(DEMO / "ljspeech"), "--base-model",
                      str(tiny_base_dir), "--push-to-hub", "someone/amharic-demo", "--private"])
     assert code == 0
-    assert pushed["data"][0] == "someone/amharic-demo" and pushed["data"][1] == {"private": True}
-    assert sum(pushed["data"][2].values()) == 4
-    assert pushed["card"][0] == "someone/amharic-demo" and pushed["card"][1] == {"repo_type": "dataset"}
-    assert "language:\n- am" in pushed["card"][2]
+    # the card first: datasets' push then merges its dataset_info / configs into it (tests/test_hub.py)
+    assert [step[0] for step in order] == ["create", "card", "data"]
+    assert order[0] == ("create", "someone/amharic-demo", "dataset", True)
+    assert order[1][2] == "README.md" and "language:\n- am" in order[1][3]
+    assert order[2] == ("data", "someone/amharic-demo", True, 4)
     assert "pushed to https://huggingface.co/datasets/someone/amharic-demo" in capsys.readouterr().out
 
 
@@ -396,7 +406,6 @@ def test_push_to_hub_is_checked_before_preparing(tmp_path, tiny_base_dir, monkey
 def test_a_hub_error_at_push_time_is_one_line_and_keeps_the_data(tmp_path, tiny_base_dir, monkeypatch, capsys,
                                                                    hub_allowed, error):
     from datasets import DatasetDict, load_from_disk
-    from huggingface_hub import DatasetCard
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     def fail(self, repo, **kwargs):
@@ -409,8 +418,14 @@ def test_a_hub_error_at_push_time_is_one_line_and_keeps_the_data(tmp_path, tiny_
         raise HfHubHTTPError("403 Forbidden: you cannot create a repo in someone's namespace.\nRequest id: abc",
                              response=response)
 
-    monkeypatch.setattr(DatasetDict, "push_to_hub", fail)
-    monkeypatch.setattr(DatasetCard, "push_to_hub", lambda *a, **k: pytest.fail("the card is pushed after the data"))
+    class Api:  # the first call of the push (creating the repo) fails
+        def __init__(self, token=None):
+            pass
+
+        create_repo = fail
+
+    monkeypatch.setattr("huggingface_hub.HfApi", Api)
+    monkeypatch.setattr(DatasetDict, "push_to_hub", lambda *a, **k: pytest.fail("the data is pushed after the repo"))
     out_dir = tmp_path / "o"
     code = _load_cli().main(["--output", str(out_dir), "--ljspeech", str(DEMO / "ljspeech"), "--base-model",
                              str(tiny_base_dir), "--push-to-hub", "someone/x"])
@@ -423,3 +438,21 @@ def test_a_hub_error_at_push_time_is_one_line_and_keeps_the_data(tmp_path, tiny_
     assert expected in errors[0]
     assert f"The prepared dataset is kept in {out_dir}" in errors[0]
     assert sum(load_from_disk(str(out_dir)).num_rows.values()) == 4  # the data is on disk
+
+
+def test_segmentation_shows_a_bar_with_a_total_per_source(capsys):
+    """Each source's inputs are counted against their total (the cues of a subtitle file, the rows of an LJSpeech
+    metadata.csv), where datasets' own bar counted rows without one."""
+    from amharic_tts.data.prepare import PrepareConfig, generate_rows
+    from amharic_tts.data.sources import collect_sources
+
+    specs = collect_sources(srt_pairs=[(str(DEMO / "lecture.webm"), str(DEMO / "lecture.srt"))],
+                            ljspeech=[str(DEMO / "ljspeech")])
+    config = PrepareConfig.from_dict({"segment": {"vad": "energy"}})
+    rows = list(generate_rows([json.dumps(s.to_dict()) for s in specs], [0, 1], json.dumps(config.to_dict())))
+    cues = len([line for line in (DEMO / "lecture.srt").read_text(encoding="utf-8").split("\n\n") if line.strip()])
+    clips = len((DEMO / "ljspeech" / "metadata.csv").read_text(encoding="utf-8").splitlines())
+    assert sum(r["kind"] == "input" for r in rows) == cues + clips
+    err = capsys.readouterr().err
+    assert "segmenting lecture: 100%" in err and f"{cues}/{cues}" in err
+    assert "segmenting ljspeech: 100%" in err and f"{clips}/{clips}" in err

@@ -185,7 +185,8 @@ def test_another_reading_or_sentence_is_not_a_copy(reference_fingerprint):
     assert fingerprint_similarity(reference_fingerprint, loudness_fingerprint(delayed)) < 0.95
     assert fingerprint_similarity(reference_fingerprint, loudness_fingerprint(delayed), max_shift=1.0) >= 0.95
     silence = loudness_fingerprint(np.zeros(16000, np.float32))
-    assert silence.shape == (1 + (16000 - 640) // 160, 4) and fingerprint_similarity(reference_fingerprint, silence) == 0.0
+    assert silence.shape == (1 + (16000 - 640) // 160, 4)
+    assert fingerprint_similarity(reference_fingerprint, silence) == 0.0
     assert fingerprint_similarity(reference_fingerprint, loudness_fingerprint(np.zeros(10, np.float32))) == -1.0
 
 
@@ -350,3 +351,17 @@ def test_random_cues_give_segments_that_never_overlap_and_account_for_every_cue(
         for n, segment in enumerate(segments):  # a segment and its cues name each other
             assert segment.cue_indices and all(n in fates[i].segments for i in segment.cue_indices)
         assert sorted({n for f in fates for n in f.segments}) == list(range(len(segments)))
+
+
+def test_silero_leaves_torch_threads_as_they_were():
+    """silero-vad's import sets torch to one thread for the whole process (the S3 tokenizer then ran at half
+    speed on two cores); the detector puts the number back."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, torch; torch.set_num_threads(2); "
+            "from amharic_tts.data.segment import silero_speech_regions; "
+            "silero_speech_regions(np.zeros(16000, dtype=np.float32)); print(torch.get_num_threads())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "2"

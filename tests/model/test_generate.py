@@ -18,7 +18,7 @@ from amharic_tts.model import generate as generate_module
 from amharic_tts.model import loss as loss_module
 from amharic_tts.model.generate import SamplingConfig, generate_speech_tokens
 from amharic_tts.model.loss import T3Batch, t3_logits
-from amharic_tts.training.run import load_trained_t3
+from amharic_tts.formats import load_trained_t3
 
 TOLERANCE = 1e-4
 
@@ -194,7 +194,12 @@ def test_the_decoder_stops_at_stop_or_at_its_length_limit(tts, validation):
 
 
 def test_the_speech_vocabulary_filter():
-    assert generate_module.speech_only(torch.tensor([5, 6561, 6560, 8000])).tolist() == [5, 6560]
+    from chatterbox.models.t3.modules.t3_config import T3Config
+
+    hp = T3Config.multilingual()  # start_speech 6561, stop_speech 6562: the 3^8 S3 codes lie below
+    assert generate_module.speech_only(torch.tensor([5, 6561, 6560, 6562, 8000]), hp).tolist() == [5, 6560]
+    hp.start_speech_token, hp.stop_speech_token = 100, 101  # read from the config, never a constant
+    assert generate_module.speech_only(torch.tensor([5, 99, 100, 6560]), hp).tolist() == [5, 99]
 
 
 # ------------------------------------------------------------------------------------------- batched decoding

@@ -80,7 +80,7 @@ def test_resume_runs_the_same_command_from_the_latest_checkpoint(tmp_path, monke
         jobs.wait(jobs_dir)
     finally:
         _kill(first)
-    monkeypatch.setattr("amharic_tts.training.trainer.latest_checkpoint", lambda d: str(out / "checkpoint-1"))
+    monkeypatch.setattr("amharic_tts.formats.latest_checkpoint", lambda d: str(out / "checkpoint-1"))
     resumed = jobs.resume(jobs_dir, out)
     try:
         assert resumed.resumed and resumed.pid != first.pid
@@ -112,13 +112,13 @@ def test_a_failing_run_and_a_vanished_one_are_told_apart(tmp_path):
 
 
 def test_the_command_line_of_a_run():
-    cmd = jobs.training_command("train_t3.py", "smoke.yaml", base_model="b", tokenizer="t", dataset="d",
+    cmd = jobs.training_command("smoke.yaml", base_model="b", tokenizer="t", dataset="d",
                                 output_dir="o", overrides={"max_steps": 5, "use_cpu": True})
-    assert cmd == [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "train_t3.py",
-                   "smoke.yaml", "--base_model", "b", "--tokenizer", "t", "--dataset", "d", "--output_dir", "o",
-                   "--max_steps", "5", "--use_cpu", "true"]
-    assert jobs.training_command("train_t3.py", "c.yaml", base_model="b", tokenizer="t", dataset="d",
-                                 output_dir="o", launcher="python")[:3] == [sys.executable, "train_t3.py", "c.yaml"]
+    assert cmd == [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "-m",
+                   "amharic_tts.train", "smoke.yaml", "--base_model", "b", "--tokenizer", "t", "--dataset", "d",
+                   "--output_dir", "o", "--max_steps", "5", "--use_cpu", "true"]
+    assert jobs.training_command("c.yaml", base_model="b", tokenizer="t", dataset="d", output_dir="o",
+                                 launcher="python")[:4] == [sys.executable, "-m", "amharic_tts.train", "c.yaml"]
 
 
 def _kill(job):

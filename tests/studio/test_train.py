@@ -41,8 +41,10 @@ def test_a_run_is_the_training_cli_under_accelerate_launch(ws, demo_run_inputs, 
                     settings={"max_steps": 7, "learning_rate": 0.002, "lora_r": 8, "eval_steps": None})
     command = launched["command"]
     assert command[:5] == [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1"]
-    assert command[5:7] == [str(ws.repo_root / "train_t3.py"), str(ws.repo_root / "configs/train/smoke.yaml")]
-    flags = dict(zip(command[7::2], command[8::2]))
+    from amharic_tts.configs import FOLDER
+
+    assert command[5:8] == ["-m", "amharic_tts.train", str(FOLDER / "train" / "smoke.yaml")]
+    flags = dict(zip(command[8::2], command[9::2]))
     assert flags == {"--base_model": ws.base_model, "--tokenizer": str(demo_run_inputs["tokenizer"]),
                      "--dataset": str(demo_run_inputs["data"]), "--output_dir": str(ws.dir("runs") / "first-run"),
                      "--max_steps": "7", "--learning_rate": "0.002"}  # no LoRA rank for a full-model config
@@ -57,7 +59,7 @@ def test_gpu_configs_run_on_the_cpu_when_there_is_no_gpu(ws, demo_run_inputs, la
                     tokenizer=str(demo_run_inputs["tokenizer"]), settings={"lora_r": 8}, num_processes=2)
     command = launched["command"]
     assert command[3:6] == ["--multi_gpu", "--num_processes", "2"]
-    flags = dict(zip(command[8::2], command[9::2]))
+    flags = dict(zip(command[9::2], command[10::2]))
     assert flags["--lora_r"] == "8" and flags["--use_cpu"] == "true" and flags["--bf16"] == "false"
     assert launched["output_dir"].name.startswith("lora-")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from datasets import Dataset, DatasetDict
 
+from amharic_tts import train as train_cli
 from amharic_tts.training import run
 from amharic_tts.training.trainer import speech_metrics
 
@@ -76,12 +77,14 @@ def damaged(demo_run_inputs, tmp_path):
         return {"speech_tokens": tokens}
 
     out = tmp_path / "damaged"
-    DatasetDict({**data, "train": data["train"].map(damage, with_indices=True, input_columns="speech_tokens")}).save_to_disk(str(out))
+    # in memory: a map of a load_from_disk dataset writes its cache beside the shared demo dataset's files
+    damaged = data["train"].map(damage, with_indices=True, input_columns="speech_tokens", keep_in_memory=True)
+    DatasetDict({**data, "train": damaged}).save_to_disk(str(out))
     return {**demo_run_inputs, "data": out, "train_rows": len(data["train"])}
 
 
 def test_a_damaged_dataset_stops_the_run_in_one_line_before_anything_is_written(damaged, tmp_path, capsys):
-    assert run.main(args_for(damaged, tmp_path / "run")) == 2
+    assert train_cli.main(args_for(damaged, tmp_path / "run")) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     error, = [line for line in err.splitlines() if line.startswith("error:")]  # after the progress bars
@@ -93,7 +96,7 @@ def test_a_damaged_dataset_stops_the_run_in_one_line_before_anything_is_written(
 def test_a_few_bad_samples_are_left_out_and_the_run_trains_on_the_rest(damaged, tmp_path, caplog):
     out = tmp_path / "run"
     with caplog.at_level(logging.WARNING, logger="amharic_tts.train"):
-        code = run.main(args_for(damaged, out, "--max_bad_speech_share", "0.2", "--max_steps", "2",
+        code = train_cli.main(args_for(damaged, out, "--max_bad_speech_share", "0.2", "--max_steps", "2",
                                  "--eval_steps", "2", "--save_steps", "100", "--num_samples", "0"))
     assert code == 0  # the id 9000 would have ended step 1 with an IndexError
     total = damaged["train_rows"]

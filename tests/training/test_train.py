@@ -13,8 +13,10 @@ from amharic_tts.testing import free_port
 import torch
 from safetensors.torch import load_file
 
+from amharic_tts import train as train_cli
+from amharic_tts.formats import latest_checkpoint, load_trained_t3
 from amharic_tts.training import run
-from amharic_tts.training.trainer import T3Trainer, T3TrainingModel, latest_checkpoint
+from amharic_tts.training.trainer import T3Trainer, T3TrainingModel
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = str(ROOT / "configs" / "train" / "smoke.yaml")
@@ -80,7 +82,7 @@ def test_the_trained_model_loads_in_upstream_t3_strictly(smoke):
     upstream = T3(config)
     state = {k.removeprefix("t3."): v for k, v in load_file(str(smoke / "model.safetensors")).items()}
     upstream.load_state_dict(state, strict=True)
-    loaded = run.load_trained_t3(smoke / "checkpoint-12")
+    loaded = load_trained_t3(smoke / "checkpoint-12")
     assert type(loaded) is T3 and loaded.hp.text_tokens_dict_size == config.text_tokens_dict_size > 2454
     assert torch.equal(loaded.text_emb.weight, upstream.text_emb.weight)
 
@@ -88,7 +90,7 @@ def test_the_trained_model_loads_in_upstream_t3_strictly(smoke):
 def test_signal_stops_gracefully_and_resume_continues_exactly(demo_run_inputs, tmp_path, monkeypatch):
     common = ["--max_steps", "8", "--logging_steps", "1", "--eval_strategy", "no", "--save_steps", "100",
               "--num_samples", "0", "--text_dropout", "0.3", "--prompt_dropout", "0.3"]
-    assert run.main(args_for(demo_run_inputs, tmp_path / "straight", *common)) == 0
+    assert train_cli.main(args_for(demo_run_inputs, tmp_path / "straight", *common)) == 0
     straight = {l["step"]: l["loss"] for l in history(tmp_path / "straight") if "loss" in l}
 
     original = T3Trainer.training_step
@@ -99,13 +101,13 @@ def test_signal_stops_gracefully_and_resume_continues_exactly(demo_run_inputs, t
         return original(self, model, inputs, num_items_in_batch)
 
     monkeypatch.setattr(T3Trainer, "training_step", step_with_signal)
-    assert run.main(args_for(demo_run_inputs, tmp_path / "stopped", *common)) == 0
+    assert train_cli.main(args_for(demo_run_inputs, tmp_path / "stopped", *common)) == 0
     monkeypatch.setattr(T3Trainer, "training_step", original)
     assert latest_checkpoint(str(tmp_path / "stopped")).endswith("checkpoint-4")
     assert json.loads((tmp_path / "stopped" / "train_summary.json").read_text())["stopped_by"] == "signal"
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
 
-    assert run.main(args_for(demo_run_inputs, tmp_path / "stopped", *common,
+    assert train_cli.main(args_for(demo_run_inputs, tmp_path / "stopped", *common,
                              "--resume_from_checkpoint", "latest")) == 0
     resumed = {l["step"]: l["loss"] for l in history(tmp_path / "stopped") if "loss" in l}
     assert sorted(resumed) == list(range(1, 9))
@@ -131,7 +133,7 @@ def test_non_finite_losses_stop_the_run_with_a_clear_message(demo_run_inputs, tm
         return out
 
     monkeypatch.setattr(T3TrainingModel, "forward", lambda self, **b: forward(self, **b))
-    code = run.main(args_for(demo_run_inputs, tmp_path / "nan", "--max_steps", "20", "--eval_strategy", "no",
+    code = train_cli.main(args_for(demo_run_inputs, tmp_path / "nan", "--max_steps", "20", "--eval_strategy", "no",
                              "--num_samples", "0", "--max_bad_steps", "3"))
     assert code == 2
     err = capsys.readouterr().err
@@ -154,7 +156,7 @@ def test_a_full_disk_while_saving_a_checkpoint_says_so_in_one_line(demo_run_inpu
 
     monkeypatch.setattr(T3Trainer, "_save_optimizer_and_scheduler", save)
     out = tmp_path / "run"
-    assert run.main(args_for(demo_run_inputs, out, "--max_steps", "3", "--save_steps", "1", "--eval_strategy",
+    assert train_cli.main(args_for(demo_run_inputs, out, "--max_steps", "3", "--save_steps", "1", "--eval_strategy",
                              "no", "--num_samples", "0")) == 1
     err = capsys.readouterr().err
     error, = [line for line in err.split("\n") if line.startswith("error:")]  # on a line of its own
@@ -205,7 +207,7 @@ def test_bad_configurations_fail_before_training(demo_run_inputs, tmp_path, caps
                            "--eval_asr_model", str(tmp_path / "asr")),
                   "eval_asr_model needs the base model's S3Gen to render speech: Base model"))
     for argv, message in cases:
-        assert run.main(argv) == 2, message
+        assert train_cli.main(argv) == 2, message
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
     assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3"))
@@ -215,10 +217,11 @@ def test_bad_configurations_fail_before_training(demo_run_inputs, tmp_path, caps
 
 def test_two_processes_train_together_and_only_rank_0_writes(demo_run_inputs, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    # --multi_gpu is accelerate's torch.distributed launcher; the smoke config's use_cpu makes it gloo on CPU
+    # --multi_gpu is accelerate's torch.distributed launcher; the smoke config's use_cpu makes it gloo on CPU;
+    # -m: the installed package's module, as `accelerate launch -m amharic_tts.train smoke` (train_t3.py calls it)
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--main_process_port", str(free_port()), str(ROOT / "train_t3.py"),
+           "--main_process_port", str(free_port()), "-m", "amharic_tts.train",
            *args_for(demo_run_inputs, tmp_path / "ddp", "--max_steps", "4", "--save_steps", "2",
                      "--eval_steps", "2", "--logging_steps", "1", "--num_samples", "0")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
@@ -232,19 +235,28 @@ def test_two_processes_train_together_and_only_rank_0_writes(demo_run_inputs, tm
     assert sorted(p.name for p in (tmp_path / "ddp").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
     assert not list((tmp_path / "ddp").glob("tmp-checkpoint-*"))
     assert len(list((tmp_path / "ddp" / "runs").rglob("events.out.tfevents*"))) == 1  # rank 0 logs only
-    assert run.load_trained_t3(tmp_path / "ddp").hp.text_tokens_dict_size > 2454
+    assert load_trained_t3(tmp_path / "ddp").hp.text_tokens_dict_size > 2454
 
 
 
 def test_push_to_hub_exports_and_pushes_the_final_model(demo_run_inputs, tmp_path, recorded_hub, monkeypatch):
+    from huggingface_hub import constants
+
     monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 30)
+    # checked before training: offline, nothing is trained (the recorded Hub answers every request, never the net)
+    code = train_cli.main(args_for(demo_run_inputs, tmp_path / "offline", "--push_to_hub", "true"))
+    assert code == 2 and not (tmp_path / "offline").exists()
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     out = tmp_path / "run"
-    code = run.main(args_for(demo_run_inputs, out, "--max_steps", "2", "--eval_strategy", "no", "--num_samples",
+    code = train_cli.main(args_for(demo_run_inputs, out, "--max_steps", "2", "--eval_strategy", "no", "--num_samples",
                              "0", "--save_steps", "100", "--push_to_hub", "true", "--hub_model_id",
                              "chatterbox-amharic", "--hub_private_repo", "true"))
     assert code == 0
-    (_, _, _, body), = recorded_hub.find("/api/repos/create")
-    assert json.loads(body)["name"] == "chatterbox-amharic" and json.loads(body)["visibility"] == "private"
+    # created when training starts (hub_strategy every_save, the Trainer's default, pushes each save) and made
+    # sure of again by the final push
+    for _, _, _, body in recorded_hub.find("/api/repos/create"):
+        assert json.loads(body)["name"] == "chatterbox-amharic" and json.loads(body)["visibility"] == "private"
     commits = recorded_hub.find("/api/models/user/chatterbox-amharic/commit/main")
     header = json.loads(commits[0][3].decode().splitlines()[0])["value"]
     assert header["summary"] == "Amharic Chatterbox T3, step 2"
@@ -253,7 +265,10 @@ def test_push_to_hub_exports_and_pushes_the_final_model(demo_run_inputs, tmp_pat
     assert 'from_pretrained("user/chatterbox-amharic")' in card  # the namespace the Hub gave the bare name
     called = {url.split("/api/")[1].split("/")[0] for _, url, _, _ in recorded_hub.requests if "/api/" in url}
     assert called <= {"repos", "validate-yaml", "models", "agent-harnesses"}  # no Trainer pushes of checkpoints
-    assert len(recorded_hub.find("/api/repos/create")) == 1
+    summaries = [json.loads(c[3].decode().splitlines()[0])["value"]["summary"] for c in commits]
+    assert len(recorded_hub.find("/api/repos/create")) == 2
+    # the save at the last step uploads nothing of its own: the final push of the finished run follows
+    assert all(summary.startswith("Amharic Chatterbox T3, step 2") for summary in summaries), summaries
 
 
 def test_best_checkpoint_by_cer_of_an_asr_model(demo_run_inputs, tmp_path):
@@ -261,7 +276,7 @@ def test_best_checkpoint_by_cer_of_an_asr_model(demo_run_inputs, tmp_path):
 
     asr = build_tiny_asr(tmp_path / "asr")
     out = tmp_path / "run"
-    code = run.main(args_for(demo_run_inputs, out, "--max_steps", "6", "--eval_steps", "2", "--save_steps", "2",
+    code = train_cli.main(args_for(demo_run_inputs, out, "--max_steps", "6", "--eval_steps", "2", "--save_steps", "2",
                              "--save_total_limit", "2", "--num_samples", "0", "--sample_max_seconds", "0.4",
                              "--eval_asr_model", str(asr), "--eval_asr_samples", "1",
                              "--metric_for_best_model", "cer", "--greater_is_better", "false"))
@@ -306,7 +321,7 @@ def test_token_budget_batches_train_and_resume_exactly_across_epochs(demo_run_in
         return original(self, model, inputs, num_items_in_batch)
 
     monkeypatch.setattr(T3Trainer, "training_step", recording_step)
-    assert run.main(args_for(demo_run_inputs, tmp_path / "straight", *common)) == 0
+    assert train_cli.main(args_for(demo_run_inputs, tmp_path / "straight", *common)) == 0
     straight = {l["step"]: l["loss"] for l in history(tmp_path / "straight") if "loss" in l}
     per_epoch = len(seen) // 2
     assert len(seen) == 2 * per_epoch == len(straight) and per_epoch >= 3
@@ -324,10 +339,10 @@ def test_token_budget_batches_train_and_resume_exactly_across_epochs(demo_run_in
         return original(self, model, inputs, num_items_in_batch)
 
     monkeypatch.setattr(T3Trainer, "training_step", step_with_signal)
-    assert run.main(args_for(demo_run_inputs, tmp_path / "stopped", *common)) == 0
+    assert train_cli.main(args_for(demo_run_inputs, tmp_path / "stopped", *common)) == 0
     monkeypatch.setattr(T3Trainer, "training_step", original)
     assert latest_checkpoint(str(tmp_path / "stopped")).endswith(f"checkpoint-{stop_at}")
-    assert run.main(args_for(demo_run_inputs, tmp_path / "stopped", *common,
+    assert train_cli.main(args_for(demo_run_inputs, tmp_path / "stopped", *common,
                              "--resume_from_checkpoint", "latest")) == 0
     resumed = {l["step"]: l["loss"] for l in history(tmp_path / "stopped") if "loss" in l}
     assert sorted(resumed) == sorted(straight)
@@ -351,7 +366,7 @@ def test_statistics_are_counted_when_workers_collate(demo_run_inputs, tmp_path, 
 
     monkeypatch.setattr(T3Trainer, "training_step", recording_step)
     out = tmp_path / "workers"
-    assert run.main(args_for(demo_run_inputs, out, "--max_steps", "4", "--logging_steps", "2", "--eval_strategy",
+    assert train_cli.main(args_for(demo_run_inputs, out, "--max_steps", "4", "--logging_steps", "2", "--eval_strategy",
                              "no", "--save_steps", "4", "--num_samples", "0", "--dataloader_num_workers", "2")) == 0
     assert json.loads((out / "train_summary.json").read_text())["tokens_seen"] == sum(real) > 0
     shares = [l["real_token_share"] for l in history(out) if "loss" in l]
@@ -362,11 +377,11 @@ def test_statistics_are_counted_when_workers_collate(demo_run_inputs, tmp_path, 
 def test_resuming_with_other_model_settings_fails_before_touching_the_run(demo_run_inputs, tmp_path, capsys):
     out = tmp_path / "run"
     common = ["--max_steps", "2", "--save_steps", "2", "--eval_strategy", "no", "--num_samples", "0"]
-    assert run.main(args_for(demo_run_inputs, out, *common)) == 0
+    assert train_cli.main(args_for(demo_run_inputs, out, *common)) == 0
     config = (out / "train_config.yaml").read_bytes()
     assert (out / "checkpoint-2" / "checkpoint_config.yaml").read_bytes() == config  # what it was made with
     capsys.readouterr()
-    assert run.main(args_for(demo_run_inputs, out, *common, "--use_lora", "true",
+    assert train_cli.main(args_for(demo_run_inputs, out, *common, "--use_lora", "true",
                              "--resume_from_checkpoint", "latest")) == 2
     err = capsys.readouterr().err
     assert "cannot resume from" in err and "use_lora: False there, True now" in err and "Traceback" not in err
@@ -375,7 +390,12 @@ def test_resuming_with_other_model_settings_fails_before_touching_the_run(demo_r
     bare = tmp_path / "elsewhere" / "checkpoint-2"
     bare.parent.mkdir()
     (out / "checkpoint-2").rename(bare)
-    assert run.main(args_for(demo_run_inputs, tmp_path / "other", *common, "--use_lora", "true",
+    assert train_cli.main(args_for(demo_run_inputs, tmp_path / "other", *common, "--use_lora", "true",
+                             "--resume_from_checkpoint", str(bare))) == 2
+    err = capsys.readouterr().err  # its own copy of the settings says why (a Hub checkpoint has no run folder)
+    assert f"cannot resume from {bare}" in err and "use_lora: False there, True now" in err
+    (bare / "checkpoint_config.yaml").unlink()  # no record at all: the Trainer's own load is the check
+    assert train_cli.main(args_for(demo_run_inputs, tmp_path / "other", *common, "--use_lora", "true",
                              "--resume_from_checkpoint", str(bare))) == 2
     err = capsys.readouterr().err
     assert "the checkpoint does not fit this model" in err and "unexpected" in err and "Traceback" not in err
@@ -388,11 +408,11 @@ def test_evaluation_without_validation_rows_is_a_clear_error(demo_run_inputs, tm
     empty = tmp_path / "no_validation"
     DatasetDict({"train": data["train"], "validation": data["train"].select([])}).save_to_disk(
         str(empty), num_shards={"train": 1, "validation": 1})  # datasets cannot size an empty Audio split
-    assert run.main(args_for(demo_run_inputs, tmp_path / "o1", "--dataset", str(empty))) == 2
+    assert train_cli.main(args_for(demo_run_inputs, tmp_path / "o1", "--dataset", str(empty))) == 2
     err = capsys.readouterr().err
     assert "evaluation needs rows in split 'validation', and the dataset" in err
     assert "train: 12 rows, validation: 0 rows" in err and "eval_strategy: no" in err
-    assert run.main(args_for(demo_run_inputs, tmp_path / "o2", "--eval_split", "nope")) == 2
+    assert train_cli.main(args_for(demo_run_inputs, tmp_path / "o2", "--eval_split", "nope")) == 2
     assert "has no such split" in capsys.readouterr().err
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
 
@@ -403,7 +423,7 @@ def test_torch_compile_compiles_the_decoder_layers_and_trains_as_eager(demo_run_
     monkeypatch.setenv("ACCELERATE_DYNAMO_BACKEND", "no")
     common = ["--max_steps", "3", "--logging_steps", "1", "--eval_strategy", "no", "--save_steps", "100",
               "--num_samples", "0"]
-    assert run.main(args_for(demo_run_inputs, tmp_path / "eager", *common)) == 0
+    assert train_cli.main(args_for(demo_run_inputs, tmp_path / "eager", *common)) == 0
     compiled = []
     original = run.compile_layers
 
@@ -416,7 +436,7 @@ def test_torch_compile_compiles_the_decoder_layers_and_trains_as_eager(demo_run_
     from torch._dynamo.utils import counters
 
     counters.clear()
-    assert run.main(args_for(demo_run_inputs, tmp_path / "compiled", *common, "--torch_compile", "true",
+    assert train_cli.main(args_for(demo_run_inputs, tmp_path / "compiled", *common, "--torch_compile", "true",
                              "--torch_compile_backend", "aot_eager")) == 0
     assert len(compiled) == 2  # the tiny base's two decoder layers
     assert counters["stats"]["unique_graphs"] > 0  # and dynamo did run them

@@ -1,0 +1,5 @@
+import sys
+
+from amharic_tts.configs import main
+
+sys.exit(main())

@@ -28,8 +28,9 @@ def _evaluation(results_path: str | Path | None) -> dict | None:
 
 def export(ws: Workspace, checkpoint: str | None, *, name: str | None = None, dtype: str = "float32",
            include_base: bool = False, evaluation: str | None = None, repo_id: str | None = None,
-           license: str = "mit"):
-    """Export a run or checkpoint to ``exports/NAME``; returns :class:`amharic_tts.export.ExportResult`."""
+           license: str = "mit", samples: int = 0):
+    """Export a run or checkpoint to ``exports/NAME`` (with ``samples`` audio samples of the default voice on the
+    card, as the command line's ``--samples``); returns :class:`amharic_tts.export.ExportResult`."""
     from amharic_tts.export import export_model
 
     source = existing_path(checkpoint, "a run or checkpoint", ws)
@@ -38,7 +39,8 @@ def export(ws: Workspace, checkpoint: str | None, *, name: str | None = None, dt
         raise StudioError(f"{repo_id!r} is not a Hub repo id: type it as your-user-name/model-name")
     default = f"{source.parent.name}-{source.name}" if source.name.startswith("checkpoint-") else source.name
     return export_model(source, ws.new_dir("exports", name, default), dtype=dtype, include_base=bool(include_base),
-                        license=(license or "mit").strip(), evaluation=_evaluation(evaluation), repo_id=repo_id)
+                        license=(license or "mit").strip(), evaluation=_evaluation(evaluation), repo_id=repo_id,
+                        samples=int(samples or 0))
 
 
 def card_preview(folder: str | Path) -> tuple[str, str]:
@@ -85,7 +87,7 @@ def push(folder: str | None, repo_id: str | None, *, private: bool = True, token
 def build_tab(ws: Workspace, tab) -> dict:
     import gradio as gr
 
-    from amharic_tts.export import DTYPES
+    from amharic_tts.export import CARD_SAMPLE_TEXTS, DTYPES
     from amharic_tts.studio.common import refreshed, ui
 
     gr.Markdown("**Export** turns a checkpoint into a model folder anyone can load with "
@@ -102,6 +104,8 @@ def build_tab(ws: Workspace, tab) -> dict:
                                  choices=ws.choices(ws.evaluations()))
         include = gr.Checkbox(label="include the base's S3Gen and voice encoder (a standalone repo)", value=False)
         license_box = gr.Textbox(label="license", value="mit")
+        samples = gr.Slider(0, len(CARD_SAMPLE_TEXTS), value=len(CARD_SAMPLE_TEXTS), step=1,
+                            label="audio samples on the card (the default voice speaking fixed sentences)")
     export_button = gr.Button("Export", variant="primary")
     exported = gr.Dropdown(label="exported folder", choices=ws.choices(ws.exports()))
     with gr.Accordion("Model card", open=True):
@@ -115,11 +119,11 @@ def build_tab(ws: Workspace, tab) -> dict:
     pushed = gr.Markdown()
 
     @ui
-    def on_export(source, export_name, weights, repo_id, results, with_base, license_name,
+    def on_export(source, export_name, weights, repo_id, results, with_base, license_name, sample_count,
                   progress=gr.Progress(track_tqdm=True)):
         progress(0, desc="exporting")
         result = export(ws, source, name=export_name, dtype=weights, include_base=with_base, evaluation=results,
-                        repo_id=repo_id, license=license_name)
+                        repo_id=repo_id, license=license_name, samples=sample_count)
         meta, text = card_preview(result.folder)
         return gr.update(choices=ws.choices(ws.exports()), value=str(result.folder)), meta, text
 
@@ -135,7 +139,7 @@ def build_tab(ws: Workspace, tab) -> dict:
         url = push(folder, repo_id, private=is_private, token=token_value, commit_message=commit, ws=ws)
         return f"Pushed: {url}", ""  # the token field is cleared
 
-    export_button.click(on_export, [checkpoint, name, dtype, repo, evaluation, include, license_box],
+    export_button.click(on_export, [checkpoint, name, dtype, repo, evaluation, include, license_box, samples],
                         [exported, metadata, body], show_progress_on=[exported])
     exported.input(on_pick, [exported], [metadata, body])
     push_button.click(on_push, [exported, repo, token, private, message], [pushed, token], show_progress_on=[pushed])

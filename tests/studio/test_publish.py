@@ -23,7 +23,7 @@ def exported(tmp_path_factory, tiny_base_dir, smoke_run):
                                    "dataset": "data", "split": "test", "sentences": 3, "asr_model": "tiny",
                                    "worst": [{"file": "wavs/0000.wav", "cer": 1.0}]}))
     result = publish.export(ws, str(smoke_run / "checkpoint-12"), evaluation=str(results.parent),
-                            repo_id="user/chatterbox-amharic")
+                            repo_id="user/chatterbox-amharic", samples=1)
     return ws, result
 
 
@@ -39,6 +39,11 @@ def test_export_writes_a_loadable_folder_with_its_card(exported, smoke_run):
     assert "pipeline_tag: text-to-speech" in metadata and "value: 0.1234" in metadata
     assert body.startswith("\n# chatterbox-amharic") or body.lstrip().startswith("# chatterbox-amharic")
     assert 'AmharicTTS.from_pretrained("user/chatterbox-amharic")' in body and "| CER | 0.1234 |" in body
+    # one audio sample of the default voice, played by the card (as the command line's --samples)
+    samples = result.folder / "samples"
+    assert (samples / "01.wav").stat().st_size > 1000 and not (samples / "02.wav").exists()
+    assert "url: samples/01.wav" in metadata
+    assert '<audio controls src="https://huggingface.co/user/chatterbox-amharic/resolve/main/samples/01.wav">' in body
 
 
 def test_push_sends_the_folder_with_the_typed_token(exported, recorded_hub, caplog):

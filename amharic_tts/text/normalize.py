@@ -18,7 +18,8 @@ Rules, in the order they run (each can be switched off in :class:`NormalizerConf
    letters or more and nothing else (``"ገ/ማርያም"`` -> ``"ገብረማርያም"``, ``"ተ/መ/ድ"`` is its own row); a word
    with a piece the table lacks stays as written. A suffix changes a final consonant only as suffixes do (-u
    alone, -a and -o before another suffix): ``"ኮ/ሌ"`` stays. An acronym the table
-   lacks, dotted between letters, is read letter by letter without its dots (``"ኢ.ፌ.ዲ.ሪ"`` -> ``"ኢፌዲሪ"``).
+   lacks, dotted between letters, is read letter by letter without its dots (``"ኢ.ፌ.ዲ.ሪ"`` -> ``"ኢፌዲሪ"``; a dot
+   after its last letter goes too where the sentence goes on: ``"የኢ.ፌ.ዲ.ሪ. መንግስት"`` -> ``"የኢፌዲሪ መንግስት"``).
    ``"የዶ/ር አበበ"`` -> ``"የዶክተር አበበ"``, ``"ዶ.ር"`` -> ``"ዶክተር"``, ``"በ1999 ዓ. ም."`` -> ``"በ... ዓመተ ምሕረት።"``,
    ``"በት/ቤቱ"`` -> ``"በትምህርት ቤቱ"``, ``"ት/ቤቶች"`` -> ``"ትምህርት ቤቶች"``, ``"ሃ/ማርያም"`` -> ``"ኃይለማርያም"``,
    ``"ወ/ት ሰላም"`` -> ``"ወይዘሪት ሰላም"``, ``"5 ኪ.ሜ"`` -> ``"... ኪሎ ሜትር"``, ``"አ.አ.ዩ"`` -> ``"አዲስ አበባ ዩኒቨርሲቲ"``
@@ -263,10 +264,12 @@ def expand_abbreviations(text: str) -> str:
 
 
 # an acronym the table lacks, written with dots between its letters (ኢ.ፌ.ዲ.ሪ, ኤፍ.ቢ.ሲ): read letter by letter,
-# without the dots (pieces of one or two letters; not a piece of a slashed abbreviation)
+# without the dots (pieces of one or two letters; not a piece of a slashed abbreviation). A dot after its last
+# letter goes too where the sentence goes on (የኢ.ፌ.ዲ.ሪ. መንግስት), as after the table's abbreviations; at the end
+# of a sentence it stays the full stop.
 _DOTTED_ACRONYM = re.compile(
     rf"(?<![{ETHIOPIC_LETTERS}./])([{ETHIOPIC_LETTERS}]{{1,2}}(?:\.[{ETHIOPIC_LETTERS}]{{1,2}})+)"
-    rf"(?![{ETHIOPIC_LETTERS}/]|\.[{ETHIOPIC_LETTERS}])"
+    rf"(?![{ETHIOPIC_LETTERS}/]|\.[{ETHIOPIC_LETTERS}])(?:\.(?=\s*[{ETHIOPIC_LETTERS}0-9]))?"
 )
 
 

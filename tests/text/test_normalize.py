@@ -401,6 +401,9 @@ def test_a_changed_normaliser_table_re_tokenises_preprocessed_data(monkeypatch, 
     ("ኤፍ.ቢ.ሲ ዘገበ።", "ኤፍቢሲ ዘገበ።"),
     ("የኢ.ፌ.ዲ.ሪ ሕገ መንግስት", "የኢፌዲሪ ህገ መንግስት"),
     ("ኢ.ቢ.ሲ.", "ኢቢሲ።"),
+    ("የኢ.ፌ.ዴ.ሪ. መንግስት ወሰነ።", "የኢፌዴሪ መንግስት ወሰነ።"),  # a dot after the last letter: no sentence end here
+    ("ኢ.ቢ.ሲ. 5 ዜናዎች", "ኢቢሲ አምስት ዜናዎች"),
+    ("ዜናው ከኢ.ቢ.ሲ. ነው።", "ዜናው ከኢቢሲ ነው።"),
     ("ሰላም.እንዴት", "ሰላም.እንዴት"),  # words, not an acronym
     ("ሀ.ዶ/ር", "ሀ.ዶ/ር"),
 ])

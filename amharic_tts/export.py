@@ -30,8 +30,8 @@ from transformers import TrainerCallback
 from amharic_tts.cli import UserError, add_console_arguments, run_cli
 from amharic_tts.formats import (CONFIG_FILE, EVALUATION_FILE, FORMAT_VERSION, HUB_CHECKPOINT, MODEL_CONFIG_FILE,
                                  MODEL_FORMAT, SAMPLES_DIR, SUMMARY_FILE, T3_FILE, TOKENIZER_DIR, TOKENIZER_FILES,
-                                 WEIGHTS_FILE, checkpoint_step, find_run_dir, load_trained_t3, read_train_config,
-                                 speech_layout)
+                                 TRAINER_STATE_FILE, WEIGHTS_FILE, checkpoint_step, find_run_dir, load_trained_t3,
+                                 read_train_config, speech_layout)
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def _training_facts(checkpoint: Path, run_dir: Path, model_args: dict, training_
                                                  "base_checkpoint")})
     facts["precision"] = "bf16" if training_args.get("bf16") else "fp16" if training_args.get("fp16") else "fp32"
     facts["step"] = step
-    state = checkpoint / "trainer_state.json"
+    state = checkpoint / TRAINER_STATE_FILE
     if state.is_file():
         trainer_state = json.loads(state.read_text(encoding="utf-8"))
         facts["epoch"] = round(float(trainer_state.get("epoch") or 0), 2)

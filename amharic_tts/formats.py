@@ -40,6 +40,7 @@ T3_CONFIG_FILE = "t3_config.json"
 TOKENIZER_DIR = "tokenizer"
 SUMMARY_FILE = "train_summary.json"
 WEIGHTS_FILE = "model.safetensors"
+TRAINER_STATE_FILE = "trainer_state.json"  # the Trainer's (transformers' TRAINER_STATE_NAME): step, log history
 # a checkpoint's copy of the run's train_config.yaml (another name: a folder with train_config.yaml is a run)
 CHECKPOINT_CONFIG_FILE = "checkpoint_config.yaml"
 # in a Hub model repo: the newest checkpoint, uploaded during training with hub_strategy checkpoint (as the Trainer's)
@@ -80,7 +81,7 @@ def latest_checkpoint(output_dir: str | os.PathLike) -> str | None:
 
 def checkpoint_step(checkpoint: Path) -> int | None:
     """The optimizer step a checkpoint (``trainer_state.json``) or a finished run (its summary) was saved at."""
-    state = Path(checkpoint) / "trainer_state.json"
+    state = Path(checkpoint) / TRAINER_STATE_FILE
     if state.is_file():
         return int(json.loads(state.read_text(encoding="utf-8")).get("global_step", 0))
     summary = Path(checkpoint) / SUMMARY_FILE

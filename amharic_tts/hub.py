@@ -41,7 +41,7 @@ def public_name(name: str | None, what: str) -> str | None:
     on the machine that trained says nothing to a reader and may say too much about that machine)."""
     if not name:
         return name
-    return name if _is_repo_id(name) else f"a local {what}"
+    return name if is_repo_id(name) else f"a local {what}"
 REPO_PLACEHOLDER = "YOUR_USERNAME/chatterbox-amharic"
 # Used in the usage snippet; the model card test runs that snippet as written.
 EXAMPLE_TEXT = "ሰላም፣ እንዴት ነህ? ዛሬ አየሩ ጥሩ ነው።"
@@ -93,14 +93,14 @@ def model_card(config: dict, *, repo_id: str | None = None, evaluation: dict | N
     samples = [(sample["path"], sample["text"]) for sample in config.get("samples") or []]
     repo = repo_id or config.get("repo_id") or REPO_PLACEHOLDER
     dataset = data.get("dataset")
-    hub_dataset = dataset if dataset and _is_repo_id(dataset) else None
+    hub_dataset = dataset if dataset and is_repo_id(dataset) else None
     eval_results = None
     if evaluation:
         dataset_name = public_name(evaluation.get("dataset"), "dataset") or "held-out test split"
         asr_model = public_name(evaluation.get("asr_model"), "ASR model")
         eval_results = [
             EvalResult(task_type="text-to-speech", task_name="Text-to-speech",
-                       dataset_type=dataset_name if _is_repo_id(dataset_name) else "local",
+                       dataset_type=dataset_name if is_repo_id(dataset_name) else "local",
                        dataset_name=dataset_name, dataset_split=evaluation.get("split"),
                        metric_type=metric_type, metric_name=name, metric_value=round(float(evaluation[key]), 4),
                        metric_config=asr_model if key in ("cer", "wer") else None)
@@ -110,7 +110,7 @@ def model_card(config: dict, *, repo_id: str | None = None, evaluation: dict | N
     # no library_name: "chatterbox" would make the Hub's "Use this model" show upstream's snippet, which loads the
     # English base model and ignores this repo; the card's own usage section is the right code
     card_data = ModelCardData(  # a local base folder is a copy of the published base: name that
-        language="am", license=config.get("license", "mit"), base_model=base if _is_repo_id(base) else BASE_REPO,
+        language="am", license=config.get("license", "mit"), base_model=base if is_repo_id(base) else BASE_REPO,
         pipeline_tag="text-to-speech",
         tags=["text-to-speech", "tts", "amharic", "chatterbox", "amharic-tts"],
         datasets=[hub_dataset] if hub_dataset else None, model_name=repo.split("/")[-1],
@@ -122,14 +122,15 @@ def model_card(config: dict, *, repo_id: str | None = None, evaluation: dict | N
     return ModelCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
 
 
-def _is_repo_id(name: str) -> bool:
+def is_repo_id(name: str) -> bool:
+    """``name`` is a Hub repo id (``user/name``) rather than a local path."""
     return name.count("/") == 1 and not name.startswith((".", "/", "~")) and not Path(name).exists()
 
 
 def _card_body(config: dict, repo: str, training: dict, data: dict, evaluation: dict | None,
                samples: list[tuple[str, str]]) -> str:
     base = config.get("base_model", BASE_REPO)
-    base = base if _is_repo_id(base) else BASE_REPO
+    base = base if is_repo_id(base) else BASE_REPO
     vocab = config.get("text_vocab_size")
     base_vocab = config.get("base_text_vocab_size")
     lines = [

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from amharic_tts.formats import (MODEL_CONFIG_FILE, MODEL_FORMAT, T3_FILE, TOKENIZER_DIR, TOKENIZER_FILES,
-                                 ModelLoadError, check_layout, find_run_dir, load_exported_t3, load_tokenizer,
-                                 load_trained_t3, read_model_config, read_train_config)
+                                 WEIGHTS_FILE, ModelLoadError, check_layout, find_run_dir, load_exported_t3,
+                                 load_tokenizer, load_trained_t3, read_model_config, read_train_config)
 from amharic_tts.model.base import BaseModelError
 from amharic_tts.model.generate import (BATCH_SENTENCES, TOKEN_BUDGET, SamplingConfig, SpeechRequest, decode,
                                         in_order, speech_only)
@@ -117,8 +117,8 @@ class AmharicTTS:
     @classmethod
     def _from_training_run(cls, path: Path, *, device: str, watermark: bool, dtype=None) -> "AmharicTTS":
         run_dir = find_run_dir(path)
-        if not (path / "model.safetensors").is_file():
-            raise ModelLoadError(f"{path} holds no model.safetensors: pass a checkpoint-N folder or a finished "
+        if not (path / WEIGHTS_FILE).is_file():
+            raise ModelLoadError(f"{path} holds no {WEIGHTS_FILE}: pass a checkpoint-N folder or a finished "
                                  "run's output folder")
         train_config = read_train_config(run_dir)
         check_layout(train_config.get("speech_layout"), run_dir)

@@ -5,7 +5,6 @@ full experiment."""
 
 from pathlib import Path
 
-
 from amharic_tts.testing import learnability as lb
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,12 +12,12 @@ def size_category(rows: int) -> str:
 
 def dataset_card(report: dict, *, license: str = "other", pretty_name: str = "Amharic speech",
                  base_model: str = "ResembleAI/chatterbox"):
-    from pathlib import Path
-
     from huggingface_hub import DatasetCard, DatasetCardData
 
+    from amharic_tts.hub import is_repo_id
+
     # a local copy of the base is described, never named by its path (as model cards do)
-    local = Path(base_model).exists() or base_model.count("/") != 1
+    local = not is_repo_id(base_model)
     weights = "a local copy of `ResembleAI/chatterbox`" if local else f"`{base_model}`"
     base_model = "ResembleAI/chatterbox" if local else base_model
     totals = report["totals"]

@@ -107,20 +107,22 @@ class Workspace:
 
     def checkpoints(self) -> list[Path]:
         """Every loadable model of every run: the finished run folder and its ``checkpoint-N`` folders."""
-        from amharic_tts.formats import CONFIG_FILE
+        from amharic_tts.formats import CONFIG_FILE, WEIGHTS_FILE
 
         found: list[Path] = []
         for run in self.runs():
             if not (run / CONFIG_FILE).is_file():
                 continue
-            if (run / "model.safetensors").is_file():
+            if (run / WEIGHTS_FILE).is_file():
                 found.append(run)
-            steps = [p for p in run.glob("checkpoint-*") if (p / "model.safetensors").is_file()]
+            steps = [p for p in run.glob("checkpoint-*") if (p / WEIGHTS_FILE).is_file()]
             found.extend(sorted(steps, key=_step_of, reverse=True))
         return found
 
     def exports(self) -> list[Path]:
-        return _newest_first(p for p in self.dir("exports").iterdir() if (p / "config.json").is_file())
+        from amharic_tts.formats import MODEL_CONFIG_FILE
+
+        return _newest_first(p for p in self.dir("exports").iterdir() if (p / MODEL_CONFIG_FILE).is_file())
 
     def models(self) -> list[Path]:
         """What can speak: exported folders first, then runs and checkpoints."""

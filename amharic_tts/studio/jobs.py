@@ -142,7 +142,9 @@ def status(jobs_dir: str | Path) -> JobStatus:
         return JobStatus("stopped", job, code, "stopped before training began")
     if code != 0:
         return JobStatus("failed", job, code, f"training failed (exit code {code}); the end of the log says why")
-    summary = Path(job.output_dir) / "train_summary.json"
+    from amharic_tts.formats import SUMMARY_FILE
+
+    summary = Path(job.output_dir) / SUMMARY_FILE
     stopped_by = json.loads(summary.read_text(encoding="utf-8")).get("stopped_by") if summary.is_file() else None
     if stopped_by == "signal" or job.stop_requested:
         return JobStatus("stopped", job, 0, "stopped; a checkpoint was saved, so it can be resumed")

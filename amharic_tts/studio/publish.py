@@ -56,15 +56,16 @@ def card_preview(folder: str | Path) -> tuple[str, str]:
 def push(folder: str | None, repo_id: str | None, *, private: bool = True, token: str | None = None,
          commit_message: str | None = None, ws: Workspace | None = None) -> str:
     """Push an exported folder to ``repo_id`` (created if needed); returns the commit URL."""
+    from amharic_tts.formats import MODEL_CONFIG_FILE
     from amharic_tts.hub import push_folder
 
     source = existing_path(folder, "an exported model folder", ws)
-    if not (source / "config.json").is_file():
-        raise StudioError(f"{source} is not an exported model folder (no config.json)")
+    if not (source / MODEL_CONFIG_FILE).is_file():
+        raise StudioError(f"{source} is not an exported model folder (no {MODEL_CONFIG_FILE})")
     repo_id = require((repo_id or "").strip(), "Type the Hub repo to push to, as your-user-name/model-name.")
     if not REPO_ID.match(repo_id):
         raise StudioError(f"{repo_id!r} is not a Hub repo id: type it as your-user-name/model-name")
-    card_repo = json.loads((source / "config.json").read_text(encoding="utf-8")).get("repo_id")
+    card_repo = json.loads((source / MODEL_CONFIG_FILE).read_text(encoding="utf-8")).get("repo_id")
     if card_repo and card_repo != repo_id:
         raise StudioError(f"this folder was exported for {card_repo} (its model card names it); export it again "
                           f"with the repo id {repo_id}, or push it to {card_repo}")

@@ -15,14 +15,16 @@ from amharic_tts.studio.common import StudioError, Workspace, require, timestamp
 MAX_MODELS = 2
 _MODELS: OrderedDict[tuple, object] = OrderedDict()
 _LOCK = threading.Lock()
-WEIGHT_FILES = ("model.safetensors", "t3_am.safetensors")
 
 
 def _key(name: str) -> tuple:
-    """A model's cache key: its path and the time of its weights (so a re-exported folder is loaded again)."""
+    """A model's cache key: its path and the time of its weights, a run's or an export's (so a re-exported
+    folder is loaded again)."""
+    from amharic_tts.formats import T3_FILE, WEIGHTS_FILE
+
     path = Path(name).expanduser()
     if path.is_dir():
-        times = tuple((path / f).stat().st_mtime_ns for f in WEIGHT_FILES if (path / f).is_file())
+        times = tuple((path / f).stat().st_mtime_ns for f in (WEIGHTS_FILE, T3_FILE) if (path / f).is_file())
         return (str(path.resolve()), times)
     return (name, ())
 

@@ -148,7 +148,7 @@ def latest_samples(run_dir: str | Path) -> list[dict]:
 
 def run_status(ws: Workspace, run_dir: str | Path | None) -> dict:
     """Everything the page shows about a run: state line, curves, log tail, samples."""
-    from amharic_tts.formats import latest_checkpoint
+    from amharic_tts.formats import CONFIG_FILE, SUMMARY_FILE, latest_checkpoint, read_train_config
     from amharic_tts.training.trainer import read_log
 
     job_status = jobs.status(ws.dir("jobs"))
@@ -157,15 +157,12 @@ def run_status(ws: Workspace, run_dir: str | Path | None) -> dict:
                 "log": "", "samples": []}
     run_dir = Path(run_dir)
     same = job_status.job is not None and Path(job_status.job.output_dir) == run_dir
-    state = job_status.state if same else ("finished" if (run_dir / "train_summary.json").is_file() else "idle")
+    state = job_status.state if same else ("finished" if (run_dir / SUMMARY_FILE).is_file() else "idle")
     records = read_log(str(run_dir))
     train = [r for r in records if "loss" in r]
     max_steps = None
-    config = run_dir / "train_config.yaml"
-    if config.is_file():
-        import yaml
-
-        max_steps = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("training", {}).get("max_steps")
+    if (run_dir / CONFIG_FILE).is_file():
+        max_steps = read_train_config(run_dir).get("training", {}).get("max_steps")
     parts = [f"**{state}**"]
     if train:
         last = train[-1]

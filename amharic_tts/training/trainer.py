@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from transformers import Trainer, TrainerCallback
 
-from amharic_tts.formats import CHECKPOINT_CONFIG_FILE, CONFIG_FILE, latest_checkpoint
+from amharic_tts.formats import CHECKPOINT_CONFIG_FILE, CONFIG_FILE, TRAINER_STATE_FILE, latest_checkpoint
 from amharic_tts.model.loss import T3Batch, t3_loss
 from amharic_tts.training.sampler import SeededLengthGroupedSampler, TokenBudgetBatchSampler
 
@@ -290,7 +290,7 @@ class T3Trainer(Trainer):
             if best == self.state.global_step or os.path.isdir(best_dir):
                 self.state.best_model_checkpoint = best_dir
         if self.args.should_save:
-            self.state.save_to_json(os.path.join(staging, "trainer_state.json"))
+            self.state.save_to_json(os.path.join(staging, TRAINER_STATE_FILE))
             run_config = os.path.join(run_dir, CONFIG_FILE)  # the settings this checkpoint was made with
             if os.path.isfile(run_config):  # (a resume is checked against it; a later start rewrites the run's)
                 shutil.copyfile(run_config, os.path.join(staging, CHECKPOINT_CONFIG_FILE))

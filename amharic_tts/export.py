@@ -58,7 +58,7 @@ def export_model(checkpoint: str | Path, output: str | Path, *, dtype: str = "fl
                  samples: int = 0) -> ExportResult:
     """Write the model folder for a run's output folder or one of its ``checkpoint-N`` folders; with ``samples``
     the default voice speaks that many of :data:`CARD_SAMPLE_TEXTS` into ``samples/`` and the card plays them."""
-    from amharic_tts.outputs import output_lock, replace_folder, staging_folder
+    from amharic_tts.outputs import output_lock, refuse_foreign_output, replace_folder, staging_folder
 
     checkpoint, output = Path(checkpoint), Path(output)
     if dtype not in DTYPES:
@@ -73,10 +73,7 @@ def export_model(checkpoint: str | Path, output: str | Path, *, dtype: str = "fl
     train_config = read_train_config(run_dir)
     model_args, data_args, training_args = (train_config.get(k, {}) for k in ("model", "data", "training"))
 
-    if output.is_file():
-        raise UserError(f"--output {output} is a file; give a folder")
-    if output.is_dir() and any(output.iterdir()) and not (output / MODEL_CONFIG_FILE).is_file():
-        raise UserError(f"--output {output} holds something other than an exported model; give a new folder")
+    refuse_foreign_output(output, marker=MODEL_CONFIG_FILE, holds="an exported model")
     with output_lock(output, what="export"):  # written beside the output, swapped in only when complete
         staging = staging_folder(output)
         try:

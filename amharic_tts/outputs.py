@@ -7,7 +7,8 @@
 - :func:`replace_folder` swaps a completely written staging folder in for the output folder: an interrupt, a
   full disk or a crash before the swap leaves the old folder as it was, and one during the swap (two renames) is
   undone by :func:`recover_folder` when the next run starts.
-- :func:`refuse_output_among_inputs` refuses an output that is, contains or lies inside an input folder.
+- :func:`refuse_output_among_inputs` refuses an output that is, contains or lies inside an input folder;
+  :func:`refuse_foreign_output` one that holds something other than what the command writes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from amharic_tts.cli import UserError
 
 class OutputLockedError(UserError, RuntimeError):
     """Another run holds the output folder; the message names it."""
+
+
+class ForeignOutputError(UserError, ValueError):
+    """The output is a file, or a folder holding something other than this command's output: replacing it would
+    delete what is there."""
 
 
 def _beside(folder: Path, what: str) -> Path:
@@ -124,6 +130,17 @@ def replace_folder(staging: str | os.PathLike, folder: str | os.PathLike) -> Non
         folder.rename(backup)
     Path(staging).rename(folder)
     shutil.rmtree(backup, ignore_errors=True)
+
+
+def refuse_foreign_output(folder: str | os.PathLike, *, marker: str, holds: str) -> None:
+    """Raise :class:`ForeignOutputError` when ``folder`` is a file, or a non-empty folder without ``marker`` (the
+    file every output of the command has); ``holds`` names that output ("a prepared dataset")."""
+    folder = Path(folder)
+    if folder.is_file():
+        raise ForeignOutputError(f"the output {folder} is a file; give a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / marker).exists():
+        raise ForeignOutputError(f"the output {folder} holds something other than {holds}; give a new or empty "
+                                 f"folder ({holds} there is replaced when the new one is complete)")
 
 
 def _inside(path: Path, folder: Path) -> bool:

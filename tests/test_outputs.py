@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from amharic_tts.outputs import (OutputLockedError, lock_file, output_lock, recover_folder, refuse_output_among_inputs,
-                                 replace_folder, staging_folder)
+from amharic_tts.cli import UserError
+from amharic_tts.outputs import (ForeignOutputError, OutputLockedError, lock_file, output_lock, recover_folder,
+                                 refuse_foreign_output, refuse_output_among_inputs, replace_folder, staging_folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "samples" / "demo"
@@ -87,6 +88,23 @@ def test_outputs_that_would_replace_their_inputs_are_refused(tmp_path):
     with pytest.raises(ValueError, match="contains the input"):
         refuse_output_among_inputs(tmp_path / "media", files=[str(tmp_path / "media" / "film.mp4")])
     refuse_output_among_inputs(tmp_path / "data", folders=[str(corpus)], files=[str(tmp_path / "film.mp4")])
+
+
+def test_outputs_holding_something_else_are_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    for output, words in ((tmp_path / "notes.txt", "is a file; give a folder"),
+                          (tmp_path / "notes", "holds something other than an exported model")):
+        with pytest.raises(ForeignOutputError, match=words) as caught:
+            refuse_foreign_output(output, marker="config.json", holds="an exported model")
+        assert isinstance(caught.value, UserError) and isinstance(caught.value, ValueError)
+    for output in (tmp_path / "model", tmp_path / "empty", tmp_path / "new"):  # the command's own, empty, new
+        refuse_foreign_output(output, marker="config.json", holds="an exported model")
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "mine"
 
 
 # --- prepare_dataset.py --------------------------------------------------------------------------------------------

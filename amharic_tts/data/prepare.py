@@ -533,19 +533,14 @@ def prepare_dataset(
         raise ValueError(f"source names must be unique, got {names}")
     import torch
 
-    from amharic_tts.outputs import output_lock, refuse_output_among_inputs
+    from amharic_tts.outputs import output_lock, refuse_foreign_output, refuse_output_among_inputs
 
     output_dir = Path(output_dir)
     refuse_output_among_inputs(
         output_dir, folders=[*input_folders, *(s.path for s in specs),
                              *(s.dataset for s in specs if s.kind == "hub" and s.dataset)],
         files=[f for s in specs if s.kind == "srt" for f in s.files()])
-    if output_dir.is_file():
-        raise ValueError(f"the output {output_dir} is a file; give a folder")
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not (output_dir / "dataset_dict.json").exists():
-        raise ValueError(f"the output {output_dir} is a folder that holds something other than a prepared dataset; "
-                         "give a new or empty folder (a prepared dataset there is replaced when the new one is "
-                         "complete)")
+    refuse_foreign_output(output_dir, marker="dataset_dict.json", holds="a prepared dataset")
     # without a GPU, processes started by `accelerate launch --multi_gpu` (torch.distributed) talk over gloo
     state = PartialState(cpu=not torch.cuda.is_available() or str(device).startswith("cpu"))
     with output_lock(output_dir, what="prepare_dataset") if state.is_main_process else nullcontext():

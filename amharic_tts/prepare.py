@@ -10,7 +10,7 @@
 import argparse
 import sys
 
-from amharic_tts.cli import add_console_arguments
+from amharic_tts.cli import UserError, add_console_arguments, check_output_path, load_yaml, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from amharic_tts.cli import UserError, check_output_path, load_yaml, run_cli
 
     def run() -> int:
         check_output_path(args.output, kind="dir")  # before the sources are read and the feature models loaded

@@ -9,7 +9,7 @@ tokenizer (2454 ids) without moving any existing id; writes the tokenizer direct
 import argparse
 import sys
 
-from amharic_tts.cli import add_console_arguments
+from amharic_tts.cli import UserError, add_console_arguments, load_yaml, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from amharic_tts.cli import UserError, load_yaml, run_cli
 
     def run() -> int:
         from amharic_tts.configs import config_file

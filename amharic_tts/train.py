@@ -19,7 +19,7 @@ import argparse
 import logging
 import sys
 
-from amharic_tts.cli import add_console_arguments
+from amharic_tts.cli import UserError, add_console_arguments, load_yaml, run_cli, setup_logging
 
 logger = logging.getLogger("amharic_tts.train")
 
@@ -50,7 +50,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.help:
         print_help()
         return 0
-    from amharic_tts.cli import UserError, load_yaml, run_cli, setup_logging
 
     def run() -> int:
         from amharic_tts.configs import config_file
@@ -88,8 +87,6 @@ def train_and_push(model_args, data_args, training_args) -> dict:
         try:  # before hours of training, not after
             check_can_push(training_args.hub_token)
         except PushError as err:
-            from amharic_tts.cli import UserError
-
             raise UserError(f"push_to_hub: {err}; nothing was trained") from err
         repo_id = training_args.hub_model_id or Path(training_args.output_dir).name
         strategy = getattr(training_args.hub_strategy, "value", training_args.hub_strategy)

@@ -40,8 +40,6 @@ TMP_PREFIX = "tmp-checkpoint"
 LOW_DISK_BYTES = 64 * 2**20  # a failed checkpoint write with less free space than this is a full disk
 
 
-
-
 class T3TrainingModel(nn.Module):
     """Upstream ``T3`` (as ``self.t3``) with the training loss as its forward."""
 
